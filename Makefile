@@ -1,0 +1,62 @@
+# access_key — Keen-style access keys enforced by row-level security.
+#
+# `make test` and `make demo` work on a fresh Debian machine: they install what is
+# missing (scripts/install-deps), build, install and run on throw-away clusters.
+
+EXTENSION    = access_key
+EXTVERSION   = 1.0
+MODULE_big   = access_key
+OBJS         = $(patsubst %.c,%.o,$(wildcard src/*.c))
+# The install script is edited in one place; the versioned file is built from it.
+# Upgrade scripts (access_key--A--B.sql) are append-only once released.
+DATA_built   = $(EXTENSION)--$(EXTVERSION).sql
+DATA         = $(filter-out $(DATA_built),$(wildcard $(EXTENSION)--*--*.sql))
+SHLIB_LINK   = -lsodium
+
+TESTS        = $(sort $(wildcard sql/*.sql))
+REGRESS      = $(patsubst sql/%.sql,%,$(TESTS))
+REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
+ISOLATION    = $(patsubst specs/%.spec,%,$(sort $(wildcard specs/*.spec)))
+ISOLATION_OPTS = --load-extension=$(EXTENSION)
+EXTRA_CLEAN  = output_iso results regression.diffs regression.out tmp_check
+
+# What `make test` builds with (as pgvector's CI does).
+TEST_CFLAGS  = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare -DUSE_ASSERT_CHECKING
+
+PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(wildcard $(PGXS)),)
+include $(PGXS)
+else
+# Before the dependencies are installed only the entry points below work.
+all:
+	@echo "postgresql-server-dev is missing: run 'make deps' (or 'make test')" >&2; exit 1
+endif
+
+$(EXTENSION)--$(EXTVERSION).sql: $(EXTENSION).sql
+	cp $< $@
+
+.PHONY: deps test demo bench check-regress check-isolation check-tap
+
+deps:
+	@scripts/install-deps
+
+# Builds with warnings as errors, installs, and runs every suite.
+test: deps
+	$(MAKE) clean
+	$(MAKE) PG_CFLAGS="$(TEST_CFLAGS)"
+	$(MAKE) install
+	@scripts/run-tests
+
+demo: deps
+	$(MAKE)
+	$(MAKE) install
+	@scripts/run-demo
+
+# Suites, each run against the server named by PG* variables (scripts/run-tests
+# provides a throw-away cluster for each).
+check-regress:
+	$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS)
+
+check-isolation:
+	$(pg_isolation_regress_installcheck) $(ISOLATION_OPTS) $(ISOLATION)

@@ -1,0 +1,323 @@
+-- access_key: Keen-style access keys enforced by row-level security.
+--
+-- This file is the only place the install script is edited; the build copies
+-- it to access_key--<version>.sql.  Once a version is released its upgrade
+-- script (access_key--A--B.sql) is append-only.
+--
+-- Script security (CVE-2022-2625, CVE-2023-39417): objects are created with
+-- plain CREATE (never OR REPLACE / IF NOT EXISTS), everything called is
+-- schema-qualified, and SQL functions pin search_path.
+
+\echo Use "CREATE EXTENSION access_key" to load this file. \quit
+
+GRANT USAGE ON SCHEMA access_key TO PUBLIC;
+
+------------------------------------------------------------------------------
+-- The access_key type (SPEC §3)
+------------------------------------------------------------------------------
+
+CREATE TYPE access_key.access_key;
+
+CREATE FUNCTION access_key.access_key_in(cstring) RETURNS access_key.access_key
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION access_key.access_key_out(access_key.access_key) RETURNS cstring
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION access_key.access_key_recv(internal) RETURNS access_key.access_key
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION access_key.access_key_send(access_key.access_key) RETURNS bytea
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE TYPE access_key.access_key (
+    INPUT = access_key.access_key_in,
+    OUTPUT = access_key.access_key_out,
+    RECEIVE = access_key.access_key_recv,
+    SEND = access_key.access_key_send,
+    INTERNALLENGTH = VARIABLE,
+    ALIGNMENT = int4,
+    STORAGE = extended
+);
+COMMENT ON TYPE access_key.access_key IS 'a validated Keen-style access key definition';
+
+CREATE FUNCTION access_key.access_key_to_jsonb(access_key.access_key) RETURNS jsonb
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION access_key.access_key_from_jsonb(jsonb) RETURNS access_key.access_key
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- Both casts run a function: a WITHOUT FUNCTION cast would skip validation.
+CREATE CAST (access_key.access_key AS jsonb) WITH FUNCTION access_key.access_key_to_jsonb(access_key.access_key);
+CREATE CAST (jsonb AS access_key.access_key) WITH FUNCTION access_key.access_key_from_jsonb(jsonb);
+
+CREATE FUNCTION access_key.access_key_eq(access_key.access_key, access_key.access_key) RETURNS boolean
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION access_key.access_key_ne(access_key.access_key, access_key.access_key) RETURNS boolean
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+
+CREATE OPERATOR access_key.= (
+    LEFTARG = access_key.access_key, RIGHTARG = access_key.access_key,
+    FUNCTION = access_key.access_key_eq,
+    COMMUTATOR = OPERATOR(access_key.=), NEGATOR = OPERATOR(access_key.<>),
+    RESTRICT = eqsel, JOIN = eqjoinsel
+);
+CREATE OPERATOR access_key.<> (
+    LEFTARG = access_key.access_key, RIGHTARG = access_key.access_key,
+    FUNCTION = access_key.access_key_ne,
+    COMMUTATOR = OPERATOR(access_key.<>), NEGATOR = OPERATOR(access_key.=),
+    RESTRICT = neqsel, JOIN = neqjoinsel
+);
+
+------------------------------------------------------------------------------
+-- Key store (SPEC §5): only a BLAKE2b hash of each token is stored.
+------------------------------------------------------------------------------
+
+-- Column order is read by C (src/key_store.h): upgrades only append columns.
+CREATE TABLE access_key.keys (
+    id uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
+    definition access_key.access_key NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    expires_at timestamptz,
+    last_used_at timestamptz,
+    parent_id uuid,
+    CONSTRAINT keys_pkey PRIMARY KEY (id),
+    CONSTRAINT keys_parent_fkey FOREIGN KEY (parent_id)
+        REFERENCES access_key.keys (id) ON DELETE CASCADE
+);
+COMMENT ON TABLE access_key.keys IS 'access keys; tokens are never stored, see key_tokens';
+
+-- One key may have several tokens (rotation keeps the old one for a grace period).
+CREATE TABLE access_key.key_tokens (
+    token_hash bytea NOT NULL,
+    key_id uuid NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    valid_until timestamptz,
+    CONSTRAINT key_tokens_pkey PRIMARY KEY (token_hash),
+    CONSTRAINT key_tokens_hash_length CHECK (pg_catalog.octet_length(token_hash) OPERATOR(pg_catalog.=) 32),
+    CONSTRAINT key_tokens_key_fkey FOREIGN KEY (key_id)
+        REFERENCES access_key.keys (id) ON DELETE CASCADE
+);
+CREATE INDEX key_tokens_key_id_idx ON access_key.key_tokens (key_id);
+COMMENT ON TABLE access_key.key_tokens IS 'BLAKE2b-256 hashes of access key tokens';
+
+REVOKE ALL ON access_key.keys, access_key.key_tokens FROM PUBLIC;
+
+-- pg_dump keeps the rows of extension configuration tables.
+SELECT pg_catalog.pg_extension_config_dump('access_key.keys', '');
+SELECT pg_catalog.pg_extension_config_dump('access_key.key_tokens', '');
+
+-- Every committed change reaches each backend's key cache at its next transaction.
+CREATE FUNCTION access_key.ak_key_store_changed() RETURNS trigger
+    AS 'MODULE_PATHNAME' LANGUAGE C;
+CREATE TRIGGER keys_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON access_key.keys
+    FOR EACH STATEMENT EXECUTE FUNCTION access_key.ak_key_store_changed();
+CREATE TRIGGER key_tokens_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON access_key.key_tokens
+    FOR EACH STATEMENT EXECUTE FUNCTION access_key.ak_key_store_changed();
+
+-- Internal helpers of the admin functions.
+CREATE FUNCTION access_key.ak_generate_token() RETURNS text
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;
+CREATE FUNCTION access_key.ak_hash_token(text) RETURNS bytea
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION access_key.ak_require_no_key(function_name text) RETURNS void
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION access_key.ak_raise_unknown_key(key_id uuid) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION 'access key % does not exist', key_id
+        USING ERRCODE = 'undefined_object',
+              HINT = 'access_key.ak_list_keys() lists the keys.';
+END
+$$;
+
+CREATE FUNCTION access_key.ak_store_new_key(
+    new_definition access_key.access_key, new_expires_at timestamptz, new_parent_id uuid)
+RETURNS TABLE (new_id uuid, new_token text, new_created_at timestamptz)
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF new_expires_at IS NOT NULL AND new_expires_at <= now() THEN
+        RAISE EXCEPTION 'expiry time must be in the future'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('expires_at is %s; the current time is %s.', new_expires_at, now());
+    END IF;
+    new_token := access_key.ak_generate_token();
+    INSERT INTO access_key.keys AS k (definition, expires_at, parent_id)
+        VALUES (new_definition, new_expires_at, new_parent_id)
+        RETURNING k.id, k.created_at INTO new_id, new_created_at;
+    INSERT INTO access_key.key_tokens (token_hash, key_id)
+        VALUES (access_key.ak_hash_token(new_token), new_id);
+    RETURN NEXT;
+END
+$$;
+
+REVOKE ALL ON FUNCTION
+    access_key.ak_key_store_changed(),
+    access_key.ak_generate_token(),
+    access_key.ak_hash_token(text),
+    access_key.ak_require_no_key(text),
+    access_key.ak_raise_unknown_key(uuid),
+    access_key.ak_store_new_key(access_key.access_key, timestamptz, uuid)
+FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Key administration (SPEC §5).  EXECUTE on these is the master key: none is
+-- granted to PUBLIC, and each refuses to run while the session presents a key.
+------------------------------------------------------------------------------
+
+CREATE FUNCTION access_key.ak_create_key(
+    definition access_key.access_key, expires_at timestamptz DEFAULT NULL)
+RETURNS TABLE (id uuid, key text, definition access_key.access_key,
+               created_at timestamptz, expires_at timestamptz)
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT access_key.ak_require_no_key('ak_create_key');
+    SELECT n.new_id, n.new_token, $1, n.new_created_at, $2
+    FROM access_key.ak_store_new_key($1, $2, NULL) AS n;
+$$;
+COMMENT ON FUNCTION access_key.ak_create_key(access_key.access_key, timestamptz)
+    IS 'creates a key and returns its token, the only time the token is visible';
+
+CREATE FUNCTION access_key.ak_get_key(id uuid) RETURNS access_key.access_key
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    found_definition access_key.access_key;
+BEGIN
+    PERFORM access_key.ak_require_no_key('ak_get_key');
+    SELECT k.definition INTO found_definition FROM access_key.keys AS k WHERE k.id = ak_get_key.id;
+    IF NOT FOUND THEN
+        PERFORM access_key.ak_raise_unknown_key(ak_get_key.id);
+    END IF;
+    RETURN found_definition;
+END
+$$;
+COMMENT ON FUNCTION access_key.ak_get_key(uuid) IS 'the definition of a key';
+
+CREATE FUNCTION access_key.ak_list_keys(name text DEFAULT NULL)
+RETURNS TABLE (id uuid, name text, is_active boolean, permitted text[],
+               created_at timestamptz, updated_at timestamptz, expires_at timestamptz,
+               last_used_at timestamptz, parent_id uuid)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT access_key.ak_require_no_key('ak_list_keys');
+    SELECT k.id, d ->> 'name', (d ->> 'is_active')::boolean,
+           ARRAY(SELECT jsonb_array_elements_text(d -> 'permitted')),
+           k.created_at, k.updated_at, k.expires_at, k.last_used_at, k.parent_id
+    FROM access_key.keys AS k, LATERAL (SELECT k.definition::jsonb AS d) AS j
+    WHERE $1 IS NULL OR d ->> 'name' = $1
+    ORDER BY k.created_at, k.id;
+$$;
+COMMENT ON FUNCTION access_key.ak_list_keys(text)
+    IS 'all keys, or those with this exact name; never hashes or tokens';
+
+CREATE FUNCTION access_key.ak_update_key(id uuid, definition access_key.access_key)
+RETURNS access_key.access_key
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM access_key.ak_require_no_key('ak_update_key');
+    UPDATE access_key.keys AS k
+        SET definition = ak_update_key.definition, updated_at = now()
+        WHERE k.id = ak_update_key.id;
+    IF NOT FOUND THEN
+        PERFORM access_key.ak_raise_unknown_key(ak_update_key.id);
+    END IF;
+    RETURN ak_update_key.definition;
+END
+$$;
+COMMENT ON FUNCTION access_key.ak_update_key(uuid, access_key.access_key)
+    IS 'replaces the whole definition of a key; its token stays';
+
+CREATE FUNCTION access_key.ak_set_key_active(key_id uuid, active boolean, function_name text)
+RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM access_key.ak_require_no_key(function_name);
+    UPDATE access_key.keys AS k
+        SET definition = jsonb_set(k.definition::jsonb, '{is_active}', to_jsonb(active))::access_key.access_key,
+            updated_at = now()
+        WHERE k.id = key_id;
+    IF NOT FOUND THEN
+        PERFORM access_key.ak_raise_unknown_key(key_id);
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION access_key.ak_set_key_active(uuid, boolean, text) FROM PUBLIC;
+
+CREATE FUNCTION access_key.ak_revoke_key(id uuid) RETURNS void
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$ SELECT access_key.ak_set_key_active($1, false, 'ak_revoke_key') $$;
+COMMENT ON FUNCTION access_key.ak_revoke_key(uuid) IS 'sets is_active to false';
+
+CREATE FUNCTION access_key.ak_unrevoke_key(id uuid) RETURNS void
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$ SELECT access_key.ak_set_key_active($1, true, 'ak_unrevoke_key') $$;
+COMMENT ON FUNCTION access_key.ak_unrevoke_key(uuid) IS 'sets is_active to true';
+
+CREATE FUNCTION access_key.ak_delete_key(id uuid) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM access_key.ak_require_no_key('ak_delete_key');
+    DELETE FROM access_key.keys AS k WHERE k.id = ak_delete_key.id;
+    IF NOT FOUND THEN
+        PERFORM access_key.ak_raise_unknown_key(ak_delete_key.id);
+    END IF;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION access_key.ak_delete_key(uuid) IS 'deletes a key and its tokens permanently';
+
+REVOKE ALL ON FUNCTION
+    access_key.ak_create_key(access_key.access_key, timestamptz),
+    access_key.ak_get_key(uuid),
+    access_key.ak_list_keys(text),
+    access_key.ak_update_key(uuid, access_key.access_key),
+    access_key.ak_revoke_key(uuid),
+    access_key.ak_unrevoke_key(uuid),
+    access_key.ak_delete_key(uuid)
+FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Presenting a key (SPEC §6) and permission checks (SPEC §7)
+------------------------------------------------------------------------------
+
+CREATE FUNCTION access_key.ak_use_key(key text, is_local boolean DEFAULT true) RETURNS uuid
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION access_key.ak_use_key(text, boolean)
+    IS 'validates a token, presents it (sets access_key.key) and returns the key id';
+
+CREATE FUNCTION access_key.ak_current_key_id() RETURNS uuid
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION access_key.ak_current_key_id() IS 'the id of the key this session presents, or NULL';
+
+CREATE FUNCTION access_key.ak_current_key() RETURNS access_key.access_key
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION access_key.ak_current_key() IS 'the definition of the key this session presents, or NULL';
+
+CREATE FUNCTION access_key.ak_permits(action text, resource text DEFAULT NULL, operation text DEFAULT NULL)
+RETURNS boolean
+    AS 'MODULE_PATHNAME', 'ak_permits' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION access_key.ak_permits(text, text, text)
+    IS 'whether the session''s key permits an action (false without a key)';
+
+CREATE FUNCTION access_key.ak_permits(definition access_key.access_key, action text,
+                                      resource text DEFAULT NULL, operation text DEFAULT NULL)
+RETURNS boolean
+    AS 'MODULE_PATHNAME', 'ak_permits_definition' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION access_key.ak_permits(access_key.access_key, text, text, text)
+    IS 'whether a key definition permits an action';

@@ -1,0 +1,25 @@
+/*
+ * access_key.c — module entry point.
+ */
+#include "postgres.h"
+
+#include <sodium.h>
+
+#include "fmgr.h"
+#include "session.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+/* Loaded per backend on first use: no shared_preload_libraries needed. */
+void
+_PG_init(void)
+{
+	if (sodium_init() < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYSTEM_ERROR),
+				 errmsg("could not initialize libsodium")));
+	AkDefineSessionSettings();
+	AkRegisterCacheInvalidation();
+}

@@ -1,0 +1,60 @@
+/*
+ * compat.h — every PostgreSQL version difference (13 to 18) in one place.
+ *
+ * Only PostgreSQL 15 can be tested on our machines; the other branches are
+ * written against each release's headers and kept compile-guarded here so the
+ * rest of the tree reads as if there were one PostgreSQL.
+ */
+#ifndef ACCESS_KEY_COMPAT_H
+#define ACCESS_KEY_COMPAT_H
+
+#include "postgres.h"
+
+#if PG_VERSION_NUM < 130000
+#error "access_key requires PostgreSQL 13 or later"
+#endif
+
+#include "common/jsonapi.h"
+
+/*
+ * JSON parser callbacks return a JsonParseErrorType from PostgreSQL 16 on and
+ * void before.
+ */
+#if PG_VERSION_NUM >= 160000
+#define AK_JSON_ACTION JsonParseErrorType
+#define AK_JSON_ACTION_OK return JSON_SUCCESS
+#else
+#define AK_JSON_ACTION void
+#define AK_JSON_ACTION_OK return
+#endif
+
+/*
+ * PostgreSQL 17 lets the caller own the lexer (and requires freeing it);
+ * before, makeJsonLexContextCstringLen allocates one.
+ */
+#if PG_VERSION_NUM >= 170000
+#define AkMakeJsonLexer(json, len) \
+	makeJsonLexContextCstringLen(NULL, (json), (len), GetDatabaseEncoding(), true)
+#define AkFreeJsonLexer(lex) freeJsonLexContext(lex)
+#else
+#define AkMakeJsonLexer(json, len) \
+	makeJsonLexContextCstringLen((char *) (json), (len), GetDatabaseEncoding(), true)
+#define AkFreeJsonLexer(lex) ((void) (lex))
+#endif
+
+/* JSON string escaping gained a length-aware variant in 18; the old one stays. */
+#define AkEscapeJson(buf, str) escape_json((buf), (str))
+
+/* Relation access headers moved in 13 and stayed; table_open is everywhere. */
+#include "access/table.h"
+
+/* MarkGUCPrefixReserved replaced EmitWarningsOnPlaceholders in 15. */
+#if PG_VERSION_NUM >= 150000
+#define AkReserveGucPrefix(prefix) MarkGUCPrefixReserved(prefix)
+#else
+#define AkReserveGucPrefix(prefix) EmitWarningsOnPlaceholders(prefix)
+#endif
+
+/* The extension's own uuid type support is in utils/uuid.h everywhere. */
+
+#endif							/* ACCESS_KEY_COMPAT_H */

@@ -1,0 +1,130 @@
+/*
+ * key_store.c — token lookup in the key tables, and the trigger that tells
+ * every backend when those tables change.
+ */
+#include "postgres.h"
+
+#include "compat.h"
+#include "key_store.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "catalog/namespace.h"
+#include "commands/trigger.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+
+PG_FUNCTION_INFO_V1(ak_key_store_changed);
+
+#define AK_SCHEMA "access_key"
+
+/* Relation ids seen by the last lookup; they only change if the extension is re-created. */
+static Oid	keys_relid = InvalidOid;
+static Oid	key_tokens_relid = InvalidOid;
+
+bool
+AkIsKeyStoreRelation(Oid relid)
+{
+	return relid == keys_relid || relid == key_tokens_relid;
+}
+
+static Oid
+KeyStoreRelid(const char *relname)
+{
+	Oid			nsp = get_namespace_oid(AK_SCHEMA, true);
+	Oid			relid = OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"access_key\" is not installed in this database"),
+				 errhint("Run CREATE EXTENSION access_key.")));
+	return relid;
+}
+
+/*
+ * Fetches the single row of relid whose primary key equals value, copied
+ * into the current memory context, or NULL.
+ */
+static HeapTuple
+FetchByPrimaryKey(Oid relid, RegProcedure eqproc, Datum value, TupleDesc *desc)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	ScanKeyData skey;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+
+	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, eqproc, value);
+	scan = systable_beginscan(rel, RelationGetPrimaryKeyIndex(rel), true, NULL, 1, &skey);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+		tuple = heap_copytuple(tuple);
+	systable_endscan(scan);
+	*desc = CreateTupleDescCopy(RelationGetDescr(rel));
+	table_close(rel, AccessShareLock);
+	return tuple;
+}
+
+static TimestampTz
+TimestampOrNoEnd(HeapTuple tuple, int attnum, TupleDesc desc)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tuple, attnum, desc, &isnull);
+
+	return isnull ? DT_NOEND : DatumGetTimestampTz(d);
+}
+
+bool
+AkLookupTokenHash(const uint8 *hash, AkStoredKey *key)
+{
+	bytea	   *hash_datum = palloc(VARHDRSZ + AK_TOKEN_HASH_BYTES);
+	HeapTuple	token_row;
+	HeapTuple	key_row;
+	TupleDesc	desc;
+	bool		isnull;
+	Datum		d;
+
+	keys_relid = KeyStoreRelid("keys");
+	key_tokens_relid = KeyStoreRelid("key_tokens");
+
+	SET_VARSIZE(hash_datum, VARHDRSZ + AK_TOKEN_HASH_BYTES);
+	memcpy(VARDATA(hash_datum), hash, AK_TOKEN_HASH_BYTES);
+	token_row = FetchByPrimaryKey(key_tokens_relid, F_BYTEAEQ, PointerGetDatum(hash_datum), &desc);
+	pfree(hash_datum);
+	if (!HeapTupleIsValid(token_row))
+		return false;
+	key->token_valid_until = TimestampOrNoEnd(token_row, Anum_key_tokens_valid_until, desc);
+	d = heap_getattr(token_row, Anum_key_tokens_key_id, desc, &isnull);
+	memcpy(&key->id, DatumGetUUIDP(d), sizeof(pg_uuid_t));
+
+	key_row = FetchByPrimaryKey(keys_relid, F_UUID_EQ, UUIDPGetDatum(&key->id), &desc);
+	if (!HeapTupleIsValid(key_row))
+		return false;			/* cannot happen: the foreign key cascades */
+	d = heap_getattr(key_row, Anum_keys_definition, desc, &isnull);
+	key->definition = DatumGetAccessKey(PointerGetDatum(PG_DETOAST_DATUM_COPY(d)));
+	key->expires_at = TimestampOrNoEnd(key_row, Anum_keys_expires_at, desc);
+	return true;
+}
+
+/*
+ * ak_key_store_changed(): statement trigger on the key tables.  A relcache
+ * invalidation of the changed table reaches every backend at its next
+ * transaction (and this one at its next command), where the relcache
+ * callback drops the cached key.
+ */
+Datum
+ak_key_store_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("ak_key_store_changed() must be called as a trigger")));
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
+}

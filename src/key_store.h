@@ -1,0 +1,41 @@
+/*
+ * key_store.h — reading the extension's key tables from C.
+ *
+ * Keyed sessions run as unprivileged roles that cannot read the key tables;
+ * the lookup therefore reads them directly (by index, like a catalog), which
+ * involves no privilege check and no row-level security.
+ */
+#ifndef ACCESS_KEY_KEY_STORE_H
+#define ACCESS_KEY_KEY_STORE_H
+
+#include "postgres.h"
+
+#include "definition.h"
+#include "token.h"
+
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+/* Column numbers: upgrade scripts only ever append columns to these tables. */
+#define Anum_keys_id 1
+#define Anum_keys_definition 2
+#define Anum_keys_expires_at 5
+#define Anum_key_tokens_token_hash 1
+#define Anum_key_tokens_key_id 2
+#define Anum_key_tokens_valid_until 4
+
+typedef struct AkStoredKey
+{
+	pg_uuid_t	id;
+	AccessKey	definition;		/* allocated in the caller's context */
+	TimestampTz expires_at;		/* DT_NOEND when the key never expires */
+	TimestampTz token_valid_until;	/* DT_NOEND unless the token was rotated out */
+} AkStoredKey;
+
+/* Finds the key whose token has this hash; false when there is none. */
+extern bool AkLookupTokenHash(const uint8 *hash, AkStoredKey *key);
+
+/* Whether relid is one of the key tables (for cache invalidation). */
+extern bool AkIsKeyStoreRelation(Oid relid);
+
+#endif							/* ACCESS_KEY_KEY_STORE_H */

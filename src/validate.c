@@ -1,0 +1,571 @@
+/*
+ * validate.c — strict validation of a key definition (SPEC §3) and the
+ * construction of its canonical stored form.
+ *
+ * Every way into the type (text input, binary receive, the cast from jsonb)
+ * ends in AkDefinitionFromJsonb, so there is exactly one set of rules.  Each
+ * rejection names the JSON path of the fault: a typo such as "filter" must
+ * never yield a silently unfiltered key.
+ */
+#include "postgres.h"
+
+#include "compat.h"
+#include "definition.h"
+
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+
+const char *const ak_action_names[AK_ACTION_COUNT] = {
+	"writes", "queries", "saved_queries", "cached_queries", "datasets", "schema", "keys"
+};
+
+const char *const ak_dataset_operation_names[AK_DATASET_OPERATION_COUNT] = {
+	"read", "list", "retrieve"
+};
+
+static const char *const definition_members[] = {"name", "is_active", "permitted", "options"};
+static const char *const option_sections[] = {
+	"writes", "queries", "saved_queries", "cached_queries", "datasets", "schema"
+};
+static const char *const writes_members[] = {"autofill"};
+static const char *const queries_members[] = {"filters"};
+static const char *const saved_queries_members[] = {"allowed", "blocked", "filters"};
+static const char *const cached_queries_members[] = {"allowed", "blocked"};
+static const char *const datasets_members[] = {"operations", "allowed", "blocked"};
+static const char *const dataset_entry_members[] = {"index_by"};
+
+#define lengthof_array(a) ((int) lengthof(a))
+
+int
+AkLookupName(const char *const *names, int count, const char *name, int len)
+{
+	for (int i = 0; i < count; i++)
+		if (strlen(names[i]) == (size_t) len && memcmp(names[i], name, len) == 0)
+			return i;
+	return -1;
+}
+
+const char *
+AkJsonTypeName(const JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			return "null";
+		case jbvString:
+			return "a string";
+		case jbvNumeric:
+			return "a number";
+		case jbvBool:
+			return "a boolean";
+		case jbvArray:
+			return "an array";
+		case jbvObject:
+			return "an object";
+		case jbvBinary:
+			return JsonContainerIsObject(v->val.binary.data) ? "an object" : "an array";
+		default:
+			return "an unknown value";
+	}
+}
+
+bool
+AkIsObject(const JsonbValue *v)
+{
+	return v->type == jbvBinary && JsonContainerIsObject(v->val.binary.data);
+}
+
+bool
+AkIsArray(const JsonbValue *v)
+{
+	return v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data) &&
+		!JsonContainerIsScalar(v->val.binary.data);
+}
+
+JsonbValue *
+AkGetMember(JsonbContainer *object, const char *key)
+{
+	return getKeyJsonValueFromContainer(object, key, strlen(key), NULL);
+}
+
+char *
+AkChildPath(const char *path, const char *member)
+{
+	return path[0] ? psprintf("%s.%s", path, member) : pstrdup(member);
+}
+
+char *
+AkElementPath(const char *path, int index)
+{
+	return psprintf("%s[%d]", path, index);
+}
+
+static char *
+JoinNames(const char *const *names, int count)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < count; i++)
+		appendStringInfo(&buf, "%s%s", i ? ", " : "", names[i]);
+	return buf.data;
+}
+
+/* Rejects any member of object not in allowed[]. */
+void
+AkCheckMembers(JsonbContainer *object, const char *path,
+			   const char *const *allowed, int nallowed)
+{
+	JsonbIterator *it = JsonbIteratorInit(object);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *key;
+
+		if (tok != WJB_KEY)
+			continue;
+		if (AkLookupName(allowed, nallowed, v.val.string.val, v.val.string.len) >= 0)
+			continue;
+		key = pnstrdup(v.val.string.val, v.val.string.len);
+		AkInvalidDefinition(psprintf("Allowed members here are: %s.", JoinNames(allowed, nallowed)),
+							"Unknown member \"%s\".", AkChildPath(path, key));
+	}
+}
+
+void
+AkPushKey(JsonbParseState **state, const char *key)
+{
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	pushJsonbValue(state, WJB_KEY, &k);
+}
+
+static void
+ExpectType(const JsonbValue *v, bool ok, const char *expected, const char *path)
+{
+	if (!ok)
+		AkInvalidDefinition(NULL, "Member \"%s\" must be %s, not %s.",
+							path, expected, AkJsonTypeName(v));
+}
+
+/* A property name segment: 1..256 characters, no dot, not starting with '$'. */
+static void
+ValidatePropertySegment(const char *seg, int len, const char *path, const char *what)
+{
+	if (len == 0)
+		AkInvalidDefinition("Property names are dot paths such as \"customer.id\".",
+							"Member \"%s\" has an empty property name segment.", path);
+	if (seg[0] == '$')
+		AkInvalidDefinition(NULL, "Member \"%s\": %s \"%s\" starts with \"$\".",
+							path, what, pnstrdup(seg, len));
+	if (pg_mbstrlen_with_len(seg, len) > AK_MAX_NAME_CHARS)
+		AkInvalidDefinition(NULL, "Member \"%s\": a property name segment is longer than %d characters.",
+							path, AK_MAX_NAME_CHARS);
+}
+
+/* A dot path into event properties ("customer.id"). */
+void
+AkValidatePropertyPath(const JsonbValue *v, const char *path)
+{
+	const char *s;
+	int			len;
+	int			start = 0;
+
+	ExpectType(v, v->type == jbvString, "a string", path);
+	s = v->val.string.val;
+	len = v->val.string.len;
+	for (int i = 0; i <= len; i++)
+	{
+		if (i == len || s[i] == '.')
+		{
+			ValidatePropertySegment(s + start, i - start, path, "property name segment");
+			start = i + 1;
+		}
+	}
+}
+
+/*
+ * Autofill keys become event property names, so they follow the same rules
+ * as filter paths (no dot: a dot always means nesting).  Arrays are values.
+ */
+static void
+ValidateAutofillObject(JsonbContainer *object, const char *path)
+{
+	JsonbIterator *it = JsonbIteratorInit(object);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	char	   *key = NULL;
+
+	check_stack_depth();
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+		{
+			key = pnstrdup(v.val.string.val, v.val.string.len);
+			if (memchr(key, '.', v.val.string.len))
+				AkInvalidDefinition("Nest objects instead: {\"customer\": {\"id\": ...}}.",
+									"Member \"%s\": autofill property names cannot contain \".\".",
+									AkChildPath(path, key));
+			ValidatePropertySegment(key, v.val.string.len, AkChildPath(path, key),
+									"property name");
+		}
+		else if (tok == WJB_VALUE && AkIsObject(&v))
+			ValidateAutofillObject(v.val.binary.data, AkChildPath(path, key));
+	}
+}
+
+/* Saved query, cached query and dataset names (SPEC §9): letters, digits, '-', '_'. */
+static void
+ValidateResourceName(const char *s, int len, const char *path)
+{
+	if (len == 0 || len > AK_MAX_NAME_CHARS)
+		AkInvalidDefinition(NULL, "Member \"%s\": names are 1 to %d characters long.",
+							path, AK_MAX_NAME_CHARS);
+	for (int i = 0; i < len; i++)
+	{
+		char		c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			  (c >= '0' && c <= '9') || c == '-' || c == '_'))
+			AkInvalidDefinition("Names contain only letters, digits, \"-\" and \"_\".",
+								"Member \"%s\": \"%s\" is not a valid name.",
+								path, pnstrdup(s, len));
+	}
+}
+
+static int
+CompareJsonbStrings(const void *a, const void *b)
+{
+	const JsonbValue *x = a;
+	const JsonbValue *y = b;
+	int			cmp = memcmp(x->val.string.val, y->val.string.val,
+							 Min(x->val.string.len, y->val.string.len));
+
+	return cmp ? cmp : x->val.string.len - y->val.string.len;
+}
+
+/*
+ * Collects the strings of an array member, rejecting non-strings and
+ * duplicates; returns them sorted bytewise (names lists are sets).
+ */
+static JsonbValue *
+CollectStringSet(const JsonbValue *array, const char *path, int *count)
+{
+	JsonbContainer *c;
+	int			n;
+	JsonbValue *items;
+
+	ExpectType(array, AkIsArray(array), "an array of strings", path);
+	c = array->val.binary.data;
+	n = JsonContainerSize(c);
+	items = palloc(sizeof(JsonbValue) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		JsonbValue *e = getIthJsonbValueFromContainer(c, i);
+
+		ExpectType(e, e->type == jbvString, "a string", AkElementPath(path, i));
+		items[i] = *e;
+		for (int j = 0; j < i; j++)
+			if (CompareJsonbStrings(&items[i], &items[j]) == 0)
+				AkInvalidDefinition("Each value may appear once.",
+									"Member \"%s\" repeats \"%s\".", AkElementPath(path, i),
+									pnstrdup(e->val.string.val, e->val.string.len));
+	}
+	qsort(items, n, sizeof(JsonbValue), CompareJsonbStrings);
+	*count = n;
+	return items;
+}
+
+static void
+PushStrings(JsonbParseState **state, JsonbValue *items, int n)
+{
+	pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
+	for (int i = 0; i < n; i++)
+		pushJsonbValue(state, WJB_ELEM, &items[i]);
+	pushJsonbValue(state, WJB_END_ARRAY, NULL);
+}
+
+/*
+ * An array of distinct strings drawn from vocabulary[], pushed in the
+ * vocabulary's order so that equal sets print equally.
+ */
+static void
+PushEnumSet(JsonbParseState **state, const JsonbValue *array, const char *path,
+			const char *const *vocabulary, int nvocabulary)
+{
+	int			n;
+	JsonbValue *items = CollectStringSet(array, path, &n);
+	bool		present[16] = {false};
+
+	Assert(nvocabulary <= 16);
+	for (int i = 0; i < n; i++)
+	{
+		int			idx = AkLookupName(vocabulary, nvocabulary,
+									   items[i].val.string.val, items[i].val.string.len);
+
+		if (idx < 0)
+			AkInvalidDefinition(psprintf("Valid values are: %s.", JoinNames(vocabulary, nvocabulary)),
+								"Member \"%s\" contains the unknown value \"%s\".", path,
+								pnstrdup(items[i].val.string.val, items[i].val.string.len));
+		present[idx] = true;
+	}
+	pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
+	for (int i = 0; i < nvocabulary; i++)
+	{
+		JsonbValue	s;
+
+		if (!present[i])
+			continue;
+		s.type = jbvString;
+		s.val.string.val = (char *) vocabulary[i];
+		s.val.string.len = strlen(vocabulary[i]);
+		pushJsonbValue(state, WJB_ELEM, &s);
+	}
+	pushJsonbValue(state, WJB_END_ARRAY, NULL);
+}
+
+/* An allowed/blocked list of saved query, cached query or dataset names. */
+static void
+PushNameList(JsonbParseState **state, const JsonbValue *array, const char *path)
+{
+	int			n;
+	JsonbValue *items = CollectStringSet(array, path, &n);
+
+	for (int i = 0; i < n; i++)
+		ValidateResourceName(items[i].val.string.val, items[i].val.string.len, path);
+	PushStrings(state, items, n);
+}
+
+/* {"index_by": {"customer.id": ["a", "b"]}} or {} for one allowed dataset. */
+static void
+PushDatasetEntry(JsonbParseState **state, JsonbValue *entry, const char *path)
+{
+	JsonbValue *index_by;
+	char	   *ipath;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	char	   *prop = NULL;
+
+	ExpectType(entry, AkIsObject(entry), "an object", path);
+	AkCheckMembers(entry->val.binary.data, path, dataset_entry_members,
+				   lengthof_array(dataset_entry_members));
+	pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
+	index_by = AkGetMember(entry->val.binary.data, "index_by");
+	if (index_by)
+	{
+		ipath = AkChildPath(path, "index_by");
+		ExpectType(index_by, AkIsObject(index_by), "an object", ipath);
+		it = JsonbIteratorInit(index_by->val.binary.data);
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		{
+			if (tok == WJB_KEY)
+			{
+				prop = AkChildPath(ipath, pnstrdup(v.val.string.val, v.val.string.len));
+				AkValidatePropertyPath(&v, prop);
+			}
+			else if (tok == WJB_VALUE)
+			{
+				JsonbContainer *values;
+
+				ExpectType(&v, AkIsArray(&v), "an array of values", prop);
+				values = v.val.binary.data;
+				for (int i = 0; i < (int) JsonContainerSize(values); i++)
+				{
+					JsonbValue *e = getIthJsonbValueFromContainer(values, i);
+
+					ExpectType(e, e->type != jbvBinary, "a string, number, boolean or null",
+							   AkElementPath(prop, i));
+				}
+			}
+		}
+		AkPushKey(state, "index_by");
+		pushJsonbValue(state, WJB_VALUE, index_by);
+	}
+	pushJsonbValue(state, WJB_END_OBJECT, NULL);
+}
+
+static void
+PushDatasetAllowed(JsonbParseState **state, JsonbValue *allowed, const char *path)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	char	   *name = NULL;
+
+	ExpectType(&*allowed, AkIsObject(allowed), "an object mapping dataset names to {} or {\"index_by\": ...}", path);
+	pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
+	it = JsonbIteratorInit(allowed->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+		{
+			name = pnstrdup(v.val.string.val, v.val.string.len);
+			ValidateResourceName(v.val.string.val, v.val.string.len, path);
+			pushJsonbValue(state, WJB_KEY, &v);
+		}
+		else if (tok == WJB_VALUE)
+			PushDatasetEntry(state, &v, AkChildPath(path, name));
+	}
+	pushJsonbValue(state, WJB_END_OBJECT, NULL);
+}
+
+/* One options section: checks its members and pushes its canonical object. */
+static void
+PushSection(JsonbParseState **state, const char *section, JsonbValue *value, const char *path)
+{
+	JsonbContainer *obj;
+	JsonbValue *m;
+
+	ExpectType(value, AkIsObject(value), "an object or null", path);
+	obj = value->val.binary.data;
+
+	if (strcmp(section, "writes") == 0)
+		AkCheckMembers(obj, path, writes_members, lengthof_array(writes_members));
+	else if (strcmp(section, "queries") == 0)
+		AkCheckMembers(obj, path, queries_members, lengthof_array(queries_members));
+	else if (strcmp(section, "saved_queries") == 0)
+		AkCheckMembers(obj, path, saved_queries_members, lengthof_array(saved_queries_members));
+	else if (strcmp(section, "cached_queries") == 0)
+		AkCheckMembers(obj, path, cached_queries_members, lengthof_array(cached_queries_members));
+	else if (strcmp(section, "datasets") == 0)
+		AkCheckMembers(obj, path, datasets_members, lengthof_array(datasets_members));
+	else
+		AkCheckMembers(obj, path, NULL, 0); /* "schema" has no options yet */
+
+	AkPushKey(state, section);
+	pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
+
+	if ((m = AkGetMember(obj, "autofill")) != NULL)
+	{
+		char	   *mpath = AkChildPath(path, "autofill");
+
+		ExpectType(m, AkIsObject(m), "an object", mpath);
+		ValidateAutofillObject(m->val.binary.data, mpath);
+		AkPushKey(state, "autofill");
+		pushJsonbValue(state, WJB_VALUE, m);
+	}
+	if ((m = AkGetMember(obj, "operations")) != NULL)
+	{
+		AkPushKey(state, "operations");
+		PushEnumSet(state, m, AkChildPath(path, "operations"),
+					ak_dataset_operation_names, AK_DATASET_OPERATION_COUNT);
+	}
+	if ((m = AkGetMember(obj, "allowed")) != NULL)
+	{
+		AkPushKey(state, "allowed");
+		if (strcmp(section, "datasets") == 0)
+			PushDatasetAllowed(state, m, AkChildPath(path, "allowed"));
+		else
+			PushNameList(state, m, AkChildPath(path, "allowed"));
+	}
+	if ((m = AkGetMember(obj, "blocked")) != NULL)
+	{
+		AkPushKey(state, "blocked");
+		PushNameList(state, m, AkChildPath(path, "blocked"));
+	}
+	if ((m = AkGetMember(obj, "filters")) != NULL)
+	{
+		AkPushKey(state, "filters");
+		AkValidateFilterList(m, AkChildPath(path, "filters"), state);
+	}
+	pushJsonbValue(state, WJB_END_OBJECT, NULL);
+}
+
+static void
+PushOptions(JsonbParseState **state, JsonbValue *options)
+{
+	JsonbContainer *obj;
+
+	AkPushKey(state, "options");
+	pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
+	if (options != NULL && options->type != jbvNull)
+	{
+		ExpectType(options, AkIsObject(options), "an object", "options");
+		obj = options->val.binary.data;
+		AkCheckMembers(obj, "options", option_sections, lengthof_array(option_sections));
+		for (int i = 0; i < lengthof_array(option_sections); i++)
+		{
+			JsonbValue *section = AkGetMember(obj, option_sections[i]);
+
+			/* A null section is the same as an absent one. */
+			if (section && section->type != jbvNull)
+				PushSection(state, option_sections[i], section,
+							AkChildPath("options", option_sections[i]));
+		}
+	}
+	pushJsonbValue(state, WJB_END_OBJECT, NULL);
+}
+
+/*
+ * Validates a definition and returns its canonical stored form: defaults
+ * filled in, sets sorted, null sections dropped.
+ */
+AccessKey
+AkDefinitionFromJsonb(Jsonb *jb)
+{
+	JsonbContainer *root = &jb->root;
+	JsonbParseState *state = NULL;
+	JsonbValue *m;
+	JsonbValue	v;
+	Jsonb	   *canonical;
+	AccessKey	ak;
+	Size		csize;
+
+	if (!JsonContainerIsObject(root))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid access key definition"),
+				 errdetail("The definition must be a JSON object."),
+				 errhint("Start from {\"name\": \"...\", \"permitted\": [...]}.")));
+	if (VARSIZE(jb) > AK_MAX_DEFINITION_BYTES)
+		AkInvalidDefinition(NULL, "The definition is larger than %d bytes.", AK_MAX_DEFINITION_BYTES);
+
+	AkCheckMembers(root, "", definition_members, lengthof_array(definition_members));
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+
+	m = AkGetMember(root, "name");
+	if (m == NULL)
+		AkInvalidDefinition("Every key needs a name.", "Member \"name\" is missing.");
+	ExpectType(m, m->type == jbvString, "a string", "name");
+	if (m->val.string.len == 0 ||
+		pg_mbstrlen_with_len(m->val.string.val, m->val.string.len) > AK_MAX_NAME_CHARS)
+		AkInvalidDefinition(NULL, "Member \"name\" must be 1 to %d characters long.", AK_MAX_NAME_CHARS);
+	AkPushKey(&state, "name");
+	pushJsonbValue(&state, WJB_VALUE, m);
+
+	m = AkGetMember(root, "is_active");
+	if (m)
+		ExpectType(m, m->type == jbvBool, "a boolean", "is_active");
+	v.type = jbvBool;
+	v.val.boolean = m ? m->val.boolean : true;
+	AkPushKey(&state, "is_active");
+	pushJsonbValue(&state, WJB_VALUE, &v);
+
+	AkPushKey(&state, "permitted");
+	m = AkGetMember(root, "permitted");
+	if (m)
+		PushEnumSet(&state, m, "permitted", ak_action_names, AK_ACTION_COUNT);
+	else
+	{
+		pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
+		pushJsonbValue(&state, WJB_END_ARRAY, NULL);
+	}
+
+	PushOptions(&state, AkGetMember(root, "options"));
+
+	canonical = JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+
+	csize = VARSIZE(canonical) - VARHDRSZ;
+	ak = palloc0(AK_HEADER_SIZE + csize);
+	SET_VARSIZE(ak, AK_HEADER_SIZE + csize);
+	ak->version = AK_FORMAT_VERSION;
+	memcpy(ak->container, &canonical->root, csize);
+	return ak;
+}
