@@ -251,11 +251,13 @@ CompareJsonbStrings(const void *a, const void *b)
 }
 
 /*
- * Collects the strings of an array member, rejecting non-strings and
- * duplicates; returns them sorted bytewise (names lists are sets).
+ * Collects the strings of an array member, rejecting non-strings, duplicates
+ * and values outside vocabulary[] (or, without one, invalid resource names);
+ * returns them sorted bytewise.
  */
 static JsonbValue *
-CollectStringSet(const JsonbValue *array, const char *path, int *count)
+CollectStringSet(const JsonbValue *array, const char *path, int *count,
+				 const char *const *vocabulary, int nvocabulary)
 {
 	JsonbContainer *c;
 	int			n;
@@ -268,27 +270,25 @@ CollectStringSet(const JsonbValue *array, const char *path, int *count)
 	for (int i = 0; i < n; i++)
 	{
 		JsonbValue *e = getIthJsonbValueFromContainer(c, i);
+		char	   *epath = AkElementPath(path, i);
 
-		ExpectType(e, e->type == jbvString, "a string", AkElementPath(path, i));
+		ExpectType(e, e->type == jbvString, "a string", epath);
+		if (vocabulary == NULL)
+			ValidateResourceName(e->val.string.val, e->val.string.len, epath);
+		else if (AkLookupName(vocabulary, nvocabulary, e->val.string.val, e->val.string.len) < 0)
+			AkInvalidDefinition(psprintf("Valid values are: %s.", JoinNames(vocabulary, nvocabulary)),
+								"Member \"%s\" is the unknown value \"%s\".", epath,
+								pnstrdup(e->val.string.val, e->val.string.len));
 		items[i] = *e;
 		for (int j = 0; j < i; j++)
 			if (CompareJsonbStrings(&items[i], &items[j]) == 0)
 				AkInvalidDefinition("Each value may appear once.",
-									"Member \"%s\" repeats \"%s\".", AkElementPath(path, i),
+									"Member \"%s\" repeats \"%s\".", epath,
 									pnstrdup(e->val.string.val, e->val.string.len));
 	}
 	qsort(items, n, sizeof(JsonbValue), CompareJsonbStrings);
 	*count = n;
 	return items;
-}
-
-static void
-PushStrings(JsonbParseState **state, JsonbValue *items, int n)
-{
-	pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
-	for (int i = 0; i < n; i++)
-		pushJsonbValue(state, WJB_ELEM, &items[i]);
-	pushJsonbValue(state, WJB_END_ARRAY, NULL);
 }
 
 /*
@@ -300,32 +300,19 @@ PushEnumSet(JsonbParseState **state, const JsonbValue *array, const char *path,
 			const char *const *vocabulary, int nvocabulary)
 {
 	int			n;
-	JsonbValue *items = CollectStringSet(array, path, &n);
-	bool		present[16] = {false};
+	JsonbValue *items = CollectStringSet(array, path, &n, vocabulary, nvocabulary);
 
-	Assert(nvocabulary <= 16);
-	for (int i = 0; i < n; i++)
-	{
-		int			idx = AkLookupName(vocabulary, nvocabulary,
-									   items[i].val.string.val, items[i].val.string.len);
-
-		if (idx < 0)
-			AkInvalidDefinition(psprintf("Valid values are: %s.", JoinNames(vocabulary, nvocabulary)),
-								"Member \"%s\" contains the unknown value \"%s\".", path,
-								pnstrdup(items[i].val.string.val, items[i].val.string.len));
-		present[idx] = true;
-	}
 	pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
 	for (int i = 0; i < nvocabulary; i++)
 	{
-		JsonbValue	s;
-
-		if (!present[i])
-			continue;
-		s.type = jbvString;
-		s.val.string.val = (char *) vocabulary[i];
-		s.val.string.len = strlen(vocabulary[i]);
-		pushJsonbValue(state, WJB_ELEM, &s);
+		for (int j = 0; j < n; j++)
+		{
+			if (AkLookupName(vocabulary + i, 1, items[j].val.string.val, items[j].val.string.len) == 0)
+			{
+				pushJsonbValue(state, WJB_ELEM, &items[j]);
+				break;
+			}
+		}
 	}
 	pushJsonbValue(state, WJB_END_ARRAY, NULL);
 }
@@ -335,11 +322,12 @@ static void
 PushNameList(JsonbParseState **state, const JsonbValue *array, const char *path)
 {
 	int			n;
-	JsonbValue *items = CollectStringSet(array, path, &n);
+	JsonbValue *items = CollectStringSet(array, path, &n, NULL, 0);
 
+	pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
 	for (int i = 0; i < n; i++)
-		ValidateResourceName(items[i].val.string.val, items[i].val.string.len, path);
-	PushStrings(state, items, n);
+		pushJsonbValue(state, WJB_ELEM, &items[i]);
+	pushJsonbValue(state, WJB_END_ARRAY, NULL);
 }
 
 /* {"index_by": {"customer.id": ["a", "b"]}} or {} for one allowed dataset. */
@@ -407,7 +395,7 @@ PushDatasetAllowed(JsonbParseState **state, JsonbValue *allowed, const char *pat
 		if (tok == WJB_KEY)
 		{
 			name = pnstrdup(v.val.string.val, v.val.string.len);
-			ValidateResourceName(v.val.string.val, v.val.string.len, path);
+			ValidateResourceName(v.val.string.val, v.val.string.len, AkChildPath(path, name));
 			pushJsonbValue(state, WJB_KEY, &v);
 		}
 		else if (tok == WJB_VALUE)
