@@ -321,3 +321,123 @@ RETURNS boolean
     AS 'MODULE_PATHNAME', 'ak_permits_definition' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION access_key.ak_permits(access_key.access_key, text, text, text)
     IS 'whether a key definition permits an action';
+
+------------------------------------------------------------------------------
+-- Filters and protected event collections (SPEC §4, §8)
+------------------------------------------------------------------------------
+
+CREATE FUNCTION access_key.ak_apply_filters_support(internal) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
+
+-- The jsonpath the index condition added by the support function compares with.
+CREATE FUNCTION access_key.ak_index_prefilter() RETURNS jsonpath
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION access_key.ak_index_prefilter()
+    IS 'a jsonpath every row visible to the session''s key satisfies (for GIN indexes)';
+
+CREATE FUNCTION access_key.ak_apply_filters(properties jsonb) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'ak_apply_filters' LANGUAGE C STABLE PARALLEL SAFE
+    SUPPORT access_key.ak_apply_filters_support;
+COMMENT ON FUNCTION access_key.ak_apply_filters(jsonb)
+    IS 'whether the session''s key may see an event: its context is permitted and the row passes its filters';
+
+CREATE FUNCTION access_key.ak_apply_filters(definition access_key.access_key, properties jsonb,
+                                            context text DEFAULT 'queries') RETURNS boolean
+    AS 'MODULE_PATHNAME', 'ak_apply_filters_definition' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION access_key.ak_apply_filters(access_key.access_key, jsonb, text)
+    IS 'whether a key definition may see an event in a context (queries or saved_queries)';
+
+CREATE FUNCTION access_key.ak_filter_values(property_name text) RETURNS text[]
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION access_key.ak_filter_values(text)
+    IS 'values the session key''s eq/in filters allow for a property (NULL: not filtered)';
+
+CREATE FUNCTION access_key.ak_autofill(properties jsonb) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'ak_autofill' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION access_key.ak_autofill(jsonb)
+    IS 'event properties with the session key''s autofill deep-merged in (autofill wins)';
+
+CREATE FUNCTION access_key.ak_autofill(definition access_key.access_key, properties jsonb) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'ak_autofill_definition' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION access_key.ak_autofill(access_key.access_key, jsonb)
+    IS 'event properties with a definition''s autofill deep-merged in (autofill wins)';
+
+CREATE FUNCTION access_key.ak_autofill_trigger() RETURNS trigger
+    AS 'MODULE_PATHNAME' LANGUAGE C;
+CREATE FUNCTION access_key.ak_forbid_keyed_changes() RETURNS trigger
+    AS 'MODULE_PATHNAME' LANGUAGE C;
+
+-- A protected collection is recorded by its triggers: the autofill trigger's
+-- argument names the properties column, and pg_dump keeps both with the table.
+CREATE FUNCTION access_key.ak_protect(collection regclass, properties_column name DEFAULT 'properties')
+RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    column_type regtype;
+BEGIN
+    PERFORM access_key.ak_require_no_key('ak_protect');
+    IF (SELECT c.relkind FROM pg_class AS c WHERE c.oid = collection) NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '% is not a table', collection
+            USING ERRCODE = 'wrong_object_type';
+    END IF;
+    SELECT a.atttypid INTO column_type
+    FROM pg_attribute AS a
+    WHERE a.attrelid = collection AND a.attname = properties_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'column "%" of relation % does not exist', properties_column, collection
+            USING ERRCODE = 'undefined_column',
+                  HINT = 'Name the jsonb column holding event properties as the second argument.';
+    END IF;
+    IF column_type <> 'jsonb'::regtype THEN
+        RAISE EXCEPTION 'column "%" of relation % is of type %, not jsonb', properties_column, collection, column_type
+            USING ERRCODE = 'datatype_mismatch';
+    END IF;
+    IF EXISTS (SELECT FROM pg_trigger AS t
+               WHERE t.tgrelid = collection AND t.tgname = 'access_key_autofill') THEN
+        RAISE EXCEPTION 'collection % is already protected', collection
+            USING ERRCODE = 'duplicate_object',
+                  HINT = 'Call access_key.ak_unprotect() first to change its properties column.';
+    END IF;
+
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', collection);
+    EXECUTE format('CREATE POLICY access_key_select ON %s FOR SELECT USING (access_key.ak_apply_filters(%I))',
+                   collection, properties_column);
+    EXECUTE format('CREATE POLICY access_key_insert ON %s FOR INSERT WITH CHECK (access_key.ak_permits(%L))',
+                   collection, 'writes');
+    EXECUTE format('CREATE TRIGGER access_key_autofill BEFORE INSERT ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION access_key.ak_autofill_trigger(%L)',
+                   collection, properties_column);
+    EXECUTE format('CREATE TRIGGER access_key_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON %s '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION access_key.ak_forbid_keyed_changes()',
+                   collection);
+END
+$$;
+COMMENT ON FUNCTION access_key.ak_protect(regclass, name)
+    IS 'makes a table a protected event collection: RLS policies for keys, autofill, append-only';
+
+CREATE FUNCTION access_key.ak_unprotect(collection regclass) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM access_key.ak_require_no_key('ak_unprotect');
+    IF NOT EXISTS (SELECT FROM pg_trigger AS t
+                   WHERE t.tgrelid = collection AND t.tgname = 'access_key_autofill') THEN
+        RAISE EXCEPTION 'collection % is not protected', collection
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    EXECUTE format('DROP TRIGGER access_key_autofill ON %s', collection);
+    EXECUTE format('DROP TRIGGER IF EXISTS access_key_append_only ON %s', collection);
+    EXECUTE format('DROP POLICY IF EXISTS access_key_select ON %s', collection);
+    EXECUTE format('DROP POLICY IF EXISTS access_key_insert ON %s', collection);
+    EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', collection);
+END
+$$;
+COMMENT ON FUNCTION access_key.ak_unprotect(regclass) IS 'undoes ak_protect';
+
+REVOKE ALL ON FUNCTION
+    access_key.ak_protect(regclass, name),
+    access_key.ak_unprotect(regclass)
+FROM PUBLIC;

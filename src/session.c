@@ -31,6 +31,19 @@ PG_FUNCTION_INFO_V1(ak_require_no_key);
 
 static char *key_setting = NULL;
 
+/*
+ * The filter context.  Only superusers may SET it: a keyed session must not
+ * switch itself to the saved_queries filters.  The saved-query runner sets it
+ * from C for the duration of one query, and parallel workers inherit it.
+ */
+static int	context_setting = AK_CONTEXT_QUERIES;
+
+static const struct config_enum_entry context_options[] = {
+	{"queries", AK_CONTEXT_QUERIES, false},
+	{"saved_queries", AK_CONTEXT_SAVED_QUERIES, false},
+	{NULL, 0, false}
+};
+
 /* Bumped by every assignment to the setting, so the hot path compares integers. */
 static uint64 key_setting_generation = 1;
 
@@ -50,7 +63,9 @@ typedef struct SessionKeyCache
 	AkTokenFormat format;		/* why it is malformed */
 	AkStoredKey key;			/* when found */
 	bool		active;			/* definition's is_active, read once */
-	MemoryContext context;		/* holds token and key */
+	AkContextView views[AK_CONTEXT_COUNT];	/* compiled on first use */
+	bool		view_ready[AK_CONTEXT_COUNT];
+	MemoryContext context;		/* holds token, key and views */
 } SessionKeyCache;
 
 static SessionKeyCache cache;
@@ -101,6 +116,15 @@ AkDefineSessionSettings(void)
 							   CheckKeySetting,
 							   AssignKeySetting,
 							   ShowKeySetting);
+	DefineCustomEnumVariable("access_key.context",
+							 "The filter context of the session's key: queries or saved_queries.",
+							 "Set by access_key while a saved query runs; not for direct use.",
+							 &context_setting,
+							 AK_CONTEXT_QUERIES,
+							 context_options,
+							 PGC_SUSET,
+							 GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE,
+							 NULL, NULL, NULL);
 	AkReserveGucPrefix("access_key");
 }
 
@@ -144,6 +168,7 @@ ResolveSessionKey(void)
 		sodium_memzero(cache.token, strlen(cache.token));
 	cache.valid = false;
 	cache.token = NULL;
+	memset(cache.view_ready, 0, sizeof(cache.view_ready));
 	MemoryContextReset(cache.context);
 
 	old = MemoryContextSwitchTo(cache.context);
@@ -204,6 +229,36 @@ AkSessionKey(void)
 		ReportInvalidKey(psprintf("The token was replaced by a rotated one and stopped working at %s.",
 								  timestamptz_to_str(cache.key.token_valid_until)));
 	return &cache.key;
+}
+
+AkContext
+AkCurrentContext(void)
+{
+	return (AkContext) context_setting;
+}
+
+const AkContextView *
+AkSessionContextView(void)
+{
+	const AkStoredKey *key = AkSessionKey();
+	AkContext	ctx = AkCurrentContext();
+	AkContextView *view;
+
+	if (key == NULL)
+		return NULL;
+	view = &cache.views[ctx];
+	if (!cache.view_ready[ctx])
+	{
+		MemoryContext old = MemoryContextSwitchTo(cache.context);
+
+		view->context = ctx;
+		view->permitted = cache.active && AkPermitsAction(key->definition, AkContextAction(ctx));
+		view->filters = AkCompileFilters(key->definition, ctx);
+		view->prefilter = AkFiltersPrefilter(view->filters);
+		MemoryContextSwitchTo(old);
+		cache.view_ready[ctx] = true;
+	}
+	return view;
 }
 
 void

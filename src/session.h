@@ -7,6 +7,7 @@
 
 #include "postgres.h"
 
+#include "filter.h"
 #include "key_store.h"
 
 extern void AkDefineSessionSettings(void);
@@ -20,6 +21,24 @@ extern bool AkSessionPresentsKey(void);
  * token is malformed, unknown, revoked or expired.
  */
 extern const AkStoredKey *AkSessionKey(void);
+
+/* What the session's key allows in the current context (access_key.context). */
+typedef struct AkContextView
+{
+	AkContext	context;
+	bool		permitted;		/* active and the context's action permitted */
+	AkFilterList *filters;		/* the context's compiled filters */
+	char	   *prefilter;		/* jsonpath for GIN indexes, or NULL */
+} AkContextView;
+
+/*
+ * The view for the current context, compiled once per key and cached with
+ * it; NULL when the session presents no key.  Raises 28000 like AkSessionKey.
+ */
+extern const AkContextView *AkSessionContextView(void);
+
+/* The filter context in force (set while a saved query runs). */
+extern AkContext AkCurrentContext(void);
 
 /* Raises 42501 when the session presents a key: admin functions call this. */
 extern void AkRequireNoSessionKey(const char *function_name);

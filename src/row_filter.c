@@ -1,0 +1,264 @@
+/*
+ * row_filter.c — the SQL face of filters: ak_apply_filters (session and
+ * pure), the index prefilter and its planner support, ak_filter_values.
+ *
+ * Plans outlive keys: nothing here is folded into a plan.  The index
+ * condition the support function adds calls ak_index_prefilter(), a STABLE
+ * function evaluated when the scan starts, so a prepared statement executed
+ * under another key gets that key's prefilter.
+ */
+#include "postgres.h"
+
+#include "compat.h"
+#include "filter.h"
+#include "session.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "nodes/makefuncs.h"
+#include "nodes/supportnodes.h"
+#include "parser/parse_func.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonpath.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+PG_FUNCTION_INFO_V1(ak_apply_filters);
+PG_FUNCTION_INFO_V1(ak_apply_filters_definition);
+PG_FUNCTION_INFO_V1(ak_apply_filters_support);
+PG_FUNCTION_INFO_V1(ak_index_prefilter);
+PG_FUNCTION_INFO_V1(ak_filter_values);
+
+/* ak_apply_filters(properties): the session key's filters in the current context. */
+Datum
+ak_apply_filters(PG_FUNCTION_ARGS)
+{
+	const AkContextView *view;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_BOOL(false);
+	view = AkSessionContextView();
+	if (view == NULL || !view->permitted)
+		PG_RETURN_BOOL(false);
+	if (view->filters->nfilters == 0)
+		PG_RETURN_BOOL(true);
+	PG_RETURN_BOOL(AkFiltersMatch(view->filters, PG_GETARG_JSONB_P(0)));
+}
+
+/* Per-call-site cache of the last definition compiled by the pure variant. */
+typedef struct PureFilterCache
+{
+	MemoryContext context;
+	AccessKey	definition;		/* a copy: compiled values point into it */
+	AkContext	filter_context;
+	bool		permitted;
+	AkFilterList *filters;
+} PureFilterCache;
+
+/* ak_apply_filters(definition, properties, context): pure. */
+Datum
+ak_apply_filters_definition(PG_FUNCTION_ARGS)
+{
+	AccessKey	ak;
+	text	   *context_name;
+	AkContext	ctx;
+	PureFilterCache *cache = fcinfo->flinfo->fn_extra;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(2))
+		PG_RETURN_NULL();
+	ak = PG_GETARG_ACCESS_KEY(0);
+	context_name = PG_GETARG_TEXT_PP(2);
+	ctx = AkParseContext(VARDATA_ANY(context_name), VARSIZE_ANY_EXHDR(context_name));
+	if (PG_ARGISNULL(1))
+		PG_RETURN_BOOL(false);
+
+	if (cache == NULL)
+	{
+		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(PureFilterCache));
+		cache->context = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt, "access_key filters",
+											   ALLOCSET_SMALL_SIZES);
+		fcinfo->flinfo->fn_extra = cache;
+	}
+	if (cache->definition == NULL || cache->filter_context != ctx ||
+		VARSIZE(cache->definition) != VARSIZE(ak) ||
+		memcmp(cache->definition, ak, VARSIZE(ak)) != 0)
+	{
+		MemoryContext old;
+
+		cache->definition = NULL;
+		MemoryContextReset(cache->context);
+		old = MemoryContextSwitchTo(cache->context);
+		cache->definition = palloc(VARSIZE(ak));
+		memcpy(cache->definition, ak, VARSIZE(ak));
+		cache->filter_context = ctx;
+		cache->permitted = AkIsActive(ak) && AkPermitsAction(ak, AkContextAction(ctx));
+		cache->filters = AkCompileFilters(cache->definition, ctx);
+		MemoryContextSwitchTo(old);
+	}
+	PG_RETURN_BOOL(cache->permitted && AkFiltersMatch(cache->filters, PG_GETARG_JSONB_P(1)));
+}
+
+/*
+ * ak_index_prefilter(): a jsonpath that every row visible to the session's
+ * key satisfies; "true" when its filters give no index condition, "false"
+ * when it sees nothing.
+ */
+Datum
+ak_index_prefilter(PG_FUNCTION_ARGS)
+{
+	const AkContextView *view = AkSessionContextView();
+	const char *path;
+
+	if (view == NULL || !view->permitted)
+		path = "false";
+	else if (view->prefilter == NULL)
+		path = "true";
+	else
+		path = view->prefilter;
+	return DirectFunctionCall1(jsonpath_in, CStringGetDatum(path));
+}
+
+static Oid
+PrefilterFunctionOid(void)
+{
+	List	   *name = list_make2(makeString("access_key"), makeString("ak_index_prefilter"));
+
+	return LookupFuncName(name, 0, NULL, false);
+}
+
+/*
+ * Planner support for ak_apply_filters(properties): when properties is
+ * indexed by a GIN jsonb operator class, offer the lossy index condition
+ * properties @@ ak_index_prefilter().  The exact filter is still applied to
+ * every row the index returns.
+ */
+Datum
+ak_apply_filters_support(PG_FUNCTION_ARGS)
+{
+	Node	   *rawreq = (Node *) PG_GETARG_POINTER(0);
+	SupportRequestIndexCondition *req;
+	FuncExpr   *call;
+	Oid			opno;
+	Expr	   *prefilter;
+
+	if (!IsA(rawreq, SupportRequestIndexCondition))
+		PG_RETURN_POINTER(NULL);
+	req = (SupportRequestIndexCondition *) rawreq;
+	if (!IsA(req->node, FuncExpr) || req->indexarg != 0)
+		PG_RETURN_POINTER(NULL);
+	call = (FuncExpr *) req->node;
+	if (list_length(call->args) != 1)
+		PG_RETURN_POINTER(NULL);
+
+	opno = get_opfamily_member(req->opfamily, JSONBOID, JSONPATHOID,
+							   JsonbJsonpathPredicateStrategyNumber);
+	if (!OidIsValid(opno))
+		PG_RETURN_POINTER(NULL);
+
+	prefilter = (Expr *) makeFuncExpr(PrefilterFunctionOid(), JSONPATHOID, NIL,
+									  InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	req->lossy = true;
+	PG_RETURN_POINTER(list_make1(make_opclause(opno, BOOLOID, false,
+											   (Expr *) linitial(call->args), prefilter,
+											   InvalidOid, InvalidOid)));
+}
+
+static text *
+ScalarText(const JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvString:
+			return cstring_to_text_with_len(v->val.string.val, v->val.string.len);
+		case jbvNumeric:
+			return cstring_to_text(DatumGetCString(DirectFunctionCall1(numeric_out,
+																	   NumericGetDatum(v->val.numeric))));
+		case jbvBool:
+			return cstring_to_text(v->val.boolean ? "true" : "false");
+		default:
+			return NULL;
+	}
+}
+
+static bool
+ContainsText(List *values, text *t)
+{
+	ListCell   *lc;
+
+	foreach(lc, values)
+	{
+		text	   *x = lfirst(lc);
+
+		if (VARSIZE_ANY_EXHDR(x) == VARSIZE_ANY_EXHDR(t) &&
+			memcmp(VARDATA_ANY(x), VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * ak_filter_values(property_name): the values the session key's eq and in
+ * filters (current context) allow for that property, as text; several
+ * filters on one property intersect.  NULL when the key does not filter the
+ * property this way; an empty array without a key or without permission.
+ */
+Datum
+ak_filter_values(PG_FUNCTION_ARGS)
+{
+	char	   *property = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	const AkContextView *view = AkSessionContextView();
+	List	   *allowed = NIL;
+	bool		filtered = false;
+	Datum	   *elems;
+	int			n = 0;
+	ListCell   *lc;
+
+	if (view == NULL || !view->permitted)
+		PG_RETURN_ARRAYTYPE_P(construct_empty_array(TEXTOID));
+
+	for (int i = 0; i < view->filters->nfilters; i++)
+	{
+		const AkFilter *f = &view->filters->filters[i];
+		List	   *these = NIL;
+
+		if ((f->op != AK_OP_EQ && f->op != AK_OP_IN) || strcmp(f->property_name, property) != 0)
+			continue;
+		if (f->op == AK_OP_EQ)
+		{
+			text	   *t = ScalarText(&f->value);
+
+			if (t)
+				these = lappend(these, t);
+		}
+		else
+		{
+			for (int j = 0; j < f->nvalues; j++)
+			{
+				text	   *t = ScalarText(&f->values[j]);
+
+				if (t && !ContainsText(these, t))
+					these = lappend(these, t);
+			}
+		}
+		if (filtered)
+		{
+			List	   *both = NIL;
+
+			foreach(lc, allowed)
+				if (ContainsText(these, lfirst(lc)))
+					both = lappend(both, lfirst(lc));
+			allowed = both;
+		}
+		else
+			allowed = these;
+		filtered = true;
+	}
+	if (!filtered)
+		PG_RETURN_NULL();
+
+	elems = palloc(sizeof(Datum) * Max(list_length(allowed), 1));
+	foreach(lc, allowed)
+		elems[n++] = PointerGetDatum(lfirst(lc));
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}

@@ -1,0 +1,209 @@
+
+# Keys survive pg_dump/pg_restore (SPEC §13): the key tables are extension
+# configuration tables, so their rows are dumped; tokens are not, because only
+# their hashes are ever stored (SPEC §5).
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+# Cluster->init runs "pg_regress --config-auth"; scripts/run-tests sets
+# PG_REGRESS, and without it the one next to the PGXS makefiles is used.
+if (!$ENV{PG_REGRESS})
+{
+	my $pgxs = `pg_config --pgxs`;
+	chomp $pgxs;
+	$ENV{PG_REGRESS} = "$1/test/regress/pg_regress" if $pgxs =~ m{^(.*)/makefiles/pgxs\.mk$};
+}
+
+my $node = PostgreSQL::Test::Cluster->new('dump_restore');
+$node->init;
+$node->append_conf('postgresql.conf', "timezone = 'UTC'");
+$node->start;
+
+$node->safe_psql('postgres', 'CREATE DATABASE source_db');
+$node->safe_psql('source_db', 'CREATE EXTENSION access_key');
+
+# The seed example of SPEC §3, and a minimal key.
+my $seed_definition = q({
+  "name": "Ada Corp dashboard",
+  "is_active": true,
+  "permitted": ["writes", "queries", "saved_queries", "cached_queries", "datasets", "schema"],
+  "options": {
+    "writes":        {"autofill": {"customer": {"id": "93iskds39kd93id", "name": "Ada Corp."}}},
+    "queries":       {"filters": [{"property_name": "customer.id", "operator": "eq", "property_value": "93iskds39kd93id"}]},
+    "saved_queries": {"allowed": ["my_saved_query"], "blocked": ["my_sensitive_query"],
+                      "filters": [{"property_name": "customer.id", "operator": "eq", "property_value": "93iskds39kd93id"}]},
+    "cached_queries":{"allowed": ["my_cached_query"], "blocked": ["my_sensitive_query"]},
+    "datasets":      {"operations": ["read", "list", "retrieve"],
+                      "allowed": {"my_single_index_dataset": {"index_by": {"customer.id": ["93iskds39kd93id"]}},
+                                  "my_other_dataset_unlimited_access": {}},
+                      "blocked": ["my_sensitive_dataset"]}
+  }
+});
+my $other_definition = q({"name": "Babbage Ltd", "permitted": ["queries", "writes"]});
+
+# Creates a key and returns (id, token).
+sub create_key
+{
+	my ($definition, $expires_at) = @_;
+	my $expiry = defined $expires_at ? "'$expires_at'" : 'NULL';
+	my $row = $node->safe_psql('source_db',
+		"SELECT id, key FROM access_key.ak_create_key(\$def\$$definition\$def\$, $expiry)");
+	my ($id, $token) = split /\|/, $row;
+	return ($id, $token);
+}
+
+my ($active_id, $active_token) = create_key($seed_definition, '2999-01-01 00:00:00+00');
+my ($revoked_id, $revoked_token) = create_key($other_definition, undef);
+like($active_token, qr/^ak_[0-9A-Za-z]{49}$/, 'ak_create_key returned a token for the active key');
+like($revoked_token, qr/^ak_[0-9A-Za-z]{49}$/, 'ak_create_key returned a token for the other key');
+isnt($active_token, $revoked_token, 'the two tokens differ');
+
+# An update (so updated_at differs from created_at), then the revoke.
+$node->safe_psql('source_db', "SELECT pg_sleep(0.01); SELECT access_key.ak_update_key('$active_id', \$def\$$seed_definition\$def\$)");
+$node->safe_psql('source_db', "SELECT access_key.ak_revoke_key('$revoked_id')");
+
+# Everything an admin can see of the keys, and the raw rows of the key tables.
+my $listing_sql = q(
+    SELECT id, name, is_active, permitted, created_at, updated_at, expires_at, last_used_at, parent_id
+    FROM access_key.ak_list_keys() ORDER BY id);
+my $definitions_sql =
+  q(SELECT id, access_key.ak_get_key(id) FROM access_key.ak_list_keys() ORDER BY id);
+my $keys_table_sql = q(SELECT k::text FROM access_key.keys AS k ORDER BY id);
+my $tokens_table_sql = q(
+    SELECT encode(token_hash, 'hex'), key_id, created_at, valid_until
+    FROM access_key.key_tokens ORDER BY token_hash);
+
+my $source_listing = $node->safe_psql('source_db', $listing_sql);
+my $source_definitions = $node->safe_psql('source_db', $definitions_sql);
+my $source_keys = $node->safe_psql('source_db', $keys_table_sql);
+my $source_tokens = $node->safe_psql('source_db', $tokens_table_sql);
+
+my @listing_rows = split /\n/, $source_listing;
+is(scalar @listing_rows, 2, 'the source database lists two keys');
+my ($revoked_row) = grep { /^\Q$revoked_id\E\|/ } @listing_rows;
+like($revoked_row, qr/^\Q$revoked_id\E\|Babbage Ltd\|f\|\{writes,queries\}\|/,
+	'the revoked key is listed as inactive in the source database');
+my ($active_row) = grep { /^\Q$active_id\E\|/ } @listing_rows;
+like($active_row,
+	qr/^\Q$active_id\E\|Ada Corp dashboard\|t\|\{writes,queries,saved_queries,cached_queries,datasets,schema\}\|/,
+	'the active key is listed as active in the source database');
+my @token_rows = split /\n/, $source_tokens;
+is(scalar @token_rows, 2, 'the source database stores two token hashes');
+
+# Dump in custom format (uncompressed, so its bytes can be searched too) and
+# in plain format.
+my $tempdir = PostgreSQL::Test::Utils::tempdir;
+my $custom_dump = "$tempdir/source_db.dump";
+my $plain_dump = "$tempdir/source_db.sql";
+$node->command_ok([ 'pg_dump', '-Fc', '-Z0', '-f', $custom_dump, '-d', 'source_db' ],
+	'pg_dump -Fc succeeds');
+$node->command_ok([ 'pg_dump', '-Fp', '-f', $plain_dump, '-d', 'source_db' ],
+	'pg_dump -Fp succeeds');
+
+my $plain = slurp_file($plain_dump);
+my $custom = slurp_file($custom_dump);
+
+# The rows are in the dump: ids and the hashes of both tokens.
+like($plain, qr/COPY access_key\.keys /, 'the plain dump has the rows of access_key.keys');
+like($plain, qr/COPY access_key\.key_tokens /, 'the plain dump has the rows of access_key.key_tokens');
+for my $row (@token_rows)
+{
+	my ($hash) = split /\|/, $row;
+	like($plain, qr/\\\\x$hash/, "the plain dump holds token hash $hash");
+}
+like($plain, qr/\Q$active_id\E/, 'the plain dump holds the active key id');
+like($plain, qr/\Q$revoked_id\E/, 'the plain dump holds the revoked key id');
+
+like($custom, qr/\Q$active_id\E/,
+	'the custom-format dump is uncompressed, so searching it means something');
+
+# ... but no token, nor its secret part, nor a long piece of it.
+for my $case ([ 'active', $active_token ], [ 'revoked', $revoked_token ])
+{
+	my ($label, $token) = @$case;
+	my $secret = substr($token, 3, 43);
+	my $piece = substr($token, 13, 16);
+	unlike($plain, qr/\Q$token\E/, "the plain dump does not contain the $label token");
+	unlike($plain, qr/\Q$secret\E/, "the plain dump does not contain the $label token's secret");
+	unlike($plain, qr/\Q$piece\E/, "the plain dump does not contain a 16-character piece of the $label token");
+	unlike($custom, qr/\Q$secret\E/, "the custom-format dump does not contain the $label token's secret");
+}
+
+# Restore into a new database.
+$node->safe_psql('postgres', 'CREATE DATABASE restored_db');
+$node->command_ok([ 'pg_restore', '--exit-on-error', '-d', 'restored_db', $custom_dump ],
+	'pg_restore into a new database succeeds');
+
+is($node->safe_psql('restored_db', q(SELECT extversion FROM pg_extension WHERE extname = 'access_key')),
+	'1.0', 'the extension is restored');
+is($node->safe_psql('restored_db', $listing_sql), $source_listing,
+	'ak_list_keys() in the restored database equals the source');
+is($node->safe_psql('restored_db', $definitions_sql), $source_definitions,
+	'the restored definitions equal the source');
+is($node->safe_psql('restored_db',
+	"SELECT access_key.ak_get_key('$active_id') OPERATOR(access_key.=) \$def\$$seed_definition\$def\$::access_key.access_key"),
+	't', 'the restored active definition equals the one it was created with');
+is($node->safe_psql('restored_db', $keys_table_sql), $source_keys,
+	'the rows of access_key.keys are restored unchanged');
+is($node->safe_psql('restored_db', $tokens_table_sql), $source_tokens,
+	'the rows of access_key.key_tokens are restored unchanged');
+
+# Runs SQL in the restored database; returns (exit code, stdout, stderr), with
+# SQLSTATEs in the error messages.
+sub psql_restored
+{
+	my ($sql) = @_;
+	my ($ret, $stdout, $stderr) = $node->psql('restored_db', $sql,
+		extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+	return ($ret, $stdout, $stderr);
+}
+
+# Presents a token in a transaction: its key id, ak_current_key_id(), and
+# whether it permits queries.
+sub present
+{
+	my ($token) = @_;
+	return psql_restored(
+		"BEGIN;
+		 SELECT access_key.ak_use_key('$token');
+		 SELECT access_key.ak_current_key_id();
+		 SELECT access_key.ak_permits('queries');
+		 COMMIT;");
+}
+
+my ($ret, $stdout, $stderr) = present($active_token);
+is($ret, 0, 'the active token is accepted in the restored database');
+is($stdout, "$active_id\n$active_id\nt",
+	'the active token resolves to the same key id, which permits queries');
+
+($ret, $stdout, $stderr) = present($revoked_token);
+isnt($ret, 0, 'the revoked token is refused in the restored database');
+like($stderr, qr/ERROR:\s+28000: access key is not valid/,
+	'the revoked token raises SQLSTATE 28000');
+like($stderr, qr/DETAIL:\s+The key has been revoked\./, 'the detail says the key is revoked');
+
+# Lifecycle changes still take effect after the restore (the change triggers
+# and hashes came back): unrevoke one, revoke the other.
+$node->safe_psql('restored_db', "SELECT access_key.ak_unrevoke_key('$revoked_id')");
+$node->safe_psql('restored_db', "SELECT access_key.ak_revoke_key('$active_id')");
+($ret, $stdout, $stderr) = present($revoked_token);
+is($ret, 0, 'after ak_unrevoke_key the other token works in the restored database');
+is($stdout, "$revoked_id\n$revoked_id\nt", 'and resolves to its key id');
+($ret, $stdout, $stderr) = present($active_token);
+like($stderr, qr/ERROR:\s+28000: .*\n.*DETAIL:\s+The key has been revoked\./,
+	'after ak_revoke_key the first token gets 28000 "revoked" in the restored database');
+
+# New keys can be created in the restored database (sequences, defaults and
+# grants of the extension are intact) and the source is unaffected.
+is($node->safe_psql('restored_db',
+	q(SELECT count(*) FROM access_key.ak_create_key('{"name": "after restore"}'))),
+	'1', 'a key can be created in the restored database');
+is($node->safe_psql('source_db', $listing_sql), $source_listing,
+	'the source database is unchanged');
+
+$node->stop;
+done_testing();

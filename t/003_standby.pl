@@ -1,0 +1,186 @@
+
+# Keys work on a streaming hot standby (SPEC §13): a non-superuser presents a
+# token and asks for permissions on the read-only standby, and key changes
+# made on the primary reach standby sessions from their next transaction on
+# (SPEC §6).
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+# Cluster->init runs "pg_regress --config-auth"; scripts/run-tests sets
+# PG_REGRESS, and without it the one next to the PGXS makefiles is used.
+if (!$ENV{PG_REGRESS})
+{
+	my $pgxs = `pg_config --pgxs`;
+	chomp $pgxs;
+	$ENV{PG_REGRESS} = "$1/test/regress/pg_regress" if $pgxs =~ m{^(.*)/makefiles/pgxs\.mk$};
+}
+
+my $primary = PostgreSQL::Test::Cluster->new('primary');
+$primary->init(allows_streaming => 1);
+$primary->start;
+$primary->safe_psql('postgres', 'CREATE EXTENSION access_key');
+$primary->safe_psql('postgres', 'CREATE ROLE regress_ak_app LOGIN');
+
+# Creates a key on the primary and returns (id, token).
+sub create_key
+{
+	my ($definition) = @_;
+	my $row = $primary->safe_psql('postgres',
+		"SELECT id, key FROM access_key.ak_create_key(\$def\$$definition\$def\$)");
+	return split /\|/, $row;
+}
+
+my $ada_definition = q({"name": "Ada", "permitted": ["queries", "writes", "saved_queries", "datasets"],
+  "options": {"saved_queries": {"allowed": ["my_saved_query"], "blocked": ["my_sensitive_query"]},
+              "datasets": {"operations": ["read"], "allowed": {"my_dataset": {}}}}});
+my $babbage_definition = q({"name": "Babbage", "permitted": ["queries"]});
+
+# One key exists before the base backup, the other is streamed.
+my ($ada_id, $ada_token) = create_key($ada_definition);
+
+$primary->backup('base');
+my $standby = PostgreSQL::Test::Cluster->new('standby');
+$standby->init_from_backup($primary, 'base', has_streaming => 1);
+$standby->start;
+
+my ($babbage_id, $babbage_token) = create_key($babbage_definition);
+$primary->wait_for_catchup($standby);
+
+# Runs SQL on the standby as the application role; returns (exit code,
+# stdout, stderr), with SQLSTATEs in error messages.
+sub standby_app_psql
+{
+	my ($sql) = @_;
+	my ($ret, $stdout, $stderr) = $standby->psql('postgres', $sql,
+		extra_params => [ '-U', 'regress_ak_app', '-v', 'VERBOSITY=verbose' ]);
+	return ($ret, $stdout, $stderr);
+}
+
+my ($ret, $stdout, $stderr) = standby_app_psql(
+	q(SELECT current_user, rolsuper, pg_is_in_recovery(), current_setting('transaction_read_only')
+	  FROM pg_roles WHERE rolname = current_user));
+is($stdout, 'regress_ak_app|f|t|on',
+	'the standby session is a non-superuser in a read-only recovery transaction');
+
+# Presenting a valid token on the standby, transaction-local.
+($ret, $stdout, $stderr) = standby_app_psql(
+	"BEGIN;
+	 SELECT access_key.ak_use_key('$ada_token');
+	 SELECT access_key.ak_current_key_id();
+	 SELECT access_key.ak_permits('queries'), access_key.ak_permits('writes'),
+	        access_key.ak_permits('schema'), access_key.ak_permits('cached_queries');
+	 SELECT access_key.ak_permits('saved_queries', 'my_saved_query'),
+	        access_key.ak_permits('saved_queries', 'my_sensitive_query'),
+	        access_key.ak_permits('saved_queries', 'another_query');
+	 SELECT access_key.ak_permits('datasets', 'my_dataset', 'read'),
+	        access_key.ak_permits('datasets', 'my_dataset', 'retrieve'),
+	        access_key.ak_permits('datasets', 'other_dataset', 'read');
+	 SELECT access_key.ak_current_key()::jsonb ->> 'name';
+	 COMMIT;
+	 SELECT access_key.ak_current_key_id() IS NULL;");
+is($ret, 0, 'ak_use_key with a valid token succeeds on the standby') or diag($stderr);
+is($stdout, join("\n", $ada_id, $ada_id, 't|t|f|f', 't|f|f', 't|f|f', 'Ada', 't'),
+	'on the standby ak_use_key returns the key id and ak_permits answers from the key');
+
+# The key streamed after the base backup works too, session-wide.
+($ret, $stdout, $stderr) = standby_app_psql(
+	"SELECT access_key.ak_use_key('$babbage_token', false);
+	 SELECT access_key.ak_permits('queries'), access_key.ak_permits('writes');");
+is($ret, 0, 'a key created after the base backup is usable on the standby') or diag($stderr);
+is($stdout, "$babbage_id\nt|f", 'and answers for its own permissions');
+
+# No key: nothing is permitted, and that is not an error.
+($ret, $stdout, $stderr) = standby_app_psql(q(SELECT access_key.ak_permits('queries')));
+is($stdout, 'f', 'without a key ak_permits answers false on the standby');
+
+# An invalid token is refused on the standby as well.
+($ret, $stdout, $stderr) = standby_app_psql(
+	q(BEGIN; SELECT access_key.ak_use_key('ak_not_a_token'); COMMIT;));
+like($stderr, qr/ERROR:\s+28000: access key is not valid/,
+	'a malformed token gets 28000 on the standby');
+
+# The standby really is read-only for this role: the admin side is not reachable.
+($ret, $stdout, $stderr) = standby_app_psql(
+	"SELECT access_key.ak_revoke_key('$ada_id')");
+like($stderr, qr/ERROR:\s+42501: permission denied for function ak_revoke_key/,
+	'the application role cannot call admin functions on the standby');
+
+# A long-lived standby session presenting the key that is about to be revoked.
+my $session = $standby->background_psql('postgres',
+	on_error_stop => 0,
+	extra_params => [ '-U', 'regress_ak_app', '-v', 'VERBOSITY=verbose' ]);
+
+# Runs a query in the long-lived session; returns (stdout, stderr).
+sub session_query
+{
+	my ($sql) = @_;
+	my $out = $session->query($sql);
+	my $err = $session->{stderr};
+	$session->{stderr} = '';
+	return ($out, $err);
+}
+
+my ($out, $err) = session_query("SELECT access_key.ak_use_key('$babbage_token', false)");
+is($out, $babbage_id, 'the long-lived standby session presents the key') or diag($err);
+($out, $err) = session_query(q(SELECT access_key.ak_permits('queries')));
+is($out, 't', 'the long-lived standby session is permitted queries before the revoke');
+
+# Revoke on the primary; once replayed, the standby session's next
+# transaction sees it.
+$primary->safe_psql('postgres', "SELECT access_key.ak_revoke_key('$babbage_id')");
+$primary->wait_for_catchup($standby);
+
+($out, $err) = session_query(q(SELECT access_key.ak_permits('queries')));
+like($err, qr/ERROR:\s+28000: access key is not valid\nDETAIL:\s+The key has been revoked\./,
+	'after the revoke is replayed, the existing standby session gets 28000 "revoked"');
+
+($ret, $stdout, $stderr) = standby_app_psql(
+	"BEGIN; SELECT access_key.ak_use_key('$babbage_token'); COMMIT;");
+isnt($ret, 0, 'a new standby session cannot present the revoked key');
+like($stderr, qr/ERROR:\s+28000: access key is not valid\nDETAIL:\s+The key has been revoked\./,
+	'a new standby session gets 28000 "revoked"');
+
+# The other key is unaffected by that revoke.
+($ret, $stdout, $stderr) = standby_app_psql(
+	"BEGIN; SELECT access_key.ak_use_key('$ada_token'); COMMIT;");
+is($stdout, $ada_id, 'the other key still works on the standby after the revoke');
+
+# An update on the primary reaches the same long-lived session.
+($out, $err) = session_query("RESET access_key.key; SELECT access_key.ak_use_key('$ada_token', false)");
+is($out, $ada_id, 'the long-lived standby session switches to the other key') or diag($err);
+($out, $err) = session_query(q(SELECT access_key.ak_permits('writes'), access_key.ak_permits('queries')));
+is($out, 't|t', 'it permits writes and queries before the update');
+$primary->safe_psql('postgres',
+	"SELECT access_key.ak_update_key('$ada_id', '{\"name\": \"Ada\", \"permitted\": [\"queries\"]}')");
+$primary->wait_for_catchup($standby);
+($out, $err) = session_query(q(SELECT access_key.ak_permits('writes'), access_key.ak_permits('queries')));
+is($out, 'f|t', 'after the update is replayed the standby session no longer permits writes') or diag($err);
+
+# Unrevoking on the primary makes the revoked key usable on the standby again.
+$primary->safe_psql('postgres', "SELECT access_key.ak_unrevoke_key('$babbage_id')");
+$primary->wait_for_catchup($standby);
+($ret, $stdout, $stderr) = standby_app_psql(
+	"BEGIN; SELECT access_key.ak_use_key('$babbage_token'); SELECT access_key.ak_permits('queries'); COMMIT;");
+is($stdout, "$babbage_id\nt", 'after the unrevoke is replayed the key works on the standby again')
+  or diag($stderr);
+
+# A delete on the primary: the session presenting that key gets 28000.
+$primary->safe_psql('postgres', "SELECT access_key.ak_delete_key('$ada_id')");
+$primary->wait_for_catchup($standby);
+($out, $err) = session_query(q(SELECT access_key.ak_permits('queries')));
+like($err, qr/ERROR:\s+28000: access key is not valid\nDETAIL:\s+No key matches the token/,
+	'after the delete is replayed the standby session gets 28000 "no key matches"');
+
+$session->quit;
+
+# Nothing above crashed either server.
+is($standby->safe_psql('postgres', 'SELECT 1'), '1', 'the standby is alive');
+is($primary->safe_psql('postgres', 'SELECT 1'), '1', 'the primary is alive');
+
+$standby->stop;
+$primary->stop;
+done_testing();
