@@ -119,6 +119,7 @@ CREATE FUNCTION access_key.ak_generate_token() RETURNS text
     AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;
 CREATE FUNCTION access_key.ak_hash_token(text) RETURNS bytea
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+-- Callable by anyone (it only refuses): ak_protect runs as its caller.
 CREATE FUNCTION access_key.ak_require_no_key(function_name text) RETURNS void
     AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 
@@ -159,7 +160,6 @@ REVOKE ALL ON FUNCTION
     access_key.ak_key_store_changed(),
     access_key.ak_generate_token(),
     access_key.ak_hash_token(text),
-    access_key.ak_require_no_key(text),
     access_key.ak_raise_unknown_key(uuid),
     access_key.ak_store_new_key(access_key.access_key, timestamptz, uuid)
 FROM PUBLIC;

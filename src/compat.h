@@ -43,10 +43,8 @@
 #endif
 
 /* JSON string escaping gained a length-aware variant in 18; the old one stays. */
+#include "utils/json.h"
 #define AkEscapeJson(buf, str) escape_json((buf), (str))
-
-/* Relation access headers moved in 13 and stayed; table_open is everywhere. */
-#include "access/table.h"
 
 /* MarkGUCPrefixReserved replaced EmitWarningsOnPlaceholders in 15. */
 #if PG_VERSION_NUM >= 150000
@@ -54,7 +52,5 @@
 #else
 #define AkReserveGucPrefix(prefix) EmitWarningsOnPlaceholders(prefix)
 #endif
-
-/* The extension's own uuid type support is in utils/uuid.h everywhere. */
 
 #endif							/* ACCESS_KEY_COMPAT_H */

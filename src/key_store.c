@@ -8,6 +8,7 @@
 #include "key_store.h"
 
 #include "access/genam.h"
+#include "access/table.h"
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "catalog/namespace.h"
