@@ -36,7 +36,7 @@ endif
 $(EXTENSION)--$(EXTVERSION).sql: $(EXTENSION).sql
 	cp $< $@
 
-.PHONY: deps test demo bench check-regress check-isolation check-tap
+.PHONY: deps test demo bench check-regress check-isolation
 
 deps:
 	@scripts/install-deps
@@ -60,3 +60,9 @@ check-regress:
 
 check-isolation:
 	$(pg_isolation_regress_installcheck) $(ISOLATION_OPTS) $(ISOLATION)
+
+# Keyed access vs hand-written RLS: prints medians and ratios (docs/benchmarks.md).
+bench: deps
+	$(MAKE)
+	$(MAKE) install
+	@bench/run
