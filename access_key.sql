@@ -56,7 +56,7 @@ CREATE OPERATOR access_key.= (
     LEFTARG = access_key.access_key, RIGHTARG = access_key.access_key,
     FUNCTION = access_key.access_key_eq,
     COMMUTATOR = OPERATOR(access_key.=), NEGATOR = OPERATOR(access_key.<>),
-    RESTRICT = eqsel, JOIN = eqjoinsel
+    RESTRICT = eqsel, JOIN = eqjoinsel, HASHES
 );
 CREATE OPERATOR access_key.<> (
     LEFTARG = access_key.access_key, RIGHTARG = access_key.access_key,
@@ -64,6 +64,15 @@ CREATE OPERATOR access_key.<> (
     COMMUTATOR = OPERATOR(access_key.<>), NEGATOR = OPERATOR(access_key.=),
     RESTRICT = neqsel, JOIN = neqjoinsel
 );
+
+-- Canonical forms are unique, so hashing the bytes agrees with =: DISTINCT,
+-- GROUP BY, UNION and hash joins work on definitions.
+CREATE FUNCTION access_key.access_key_hash(access_key.access_key) RETURNS integer
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE OPERATOR CLASS access_key.access_key_hash_ops
+    DEFAULT FOR TYPE access_key.access_key USING hash AS
+    OPERATOR 1 access_key.=,
+    FUNCTION 1 access_key.access_key_hash(access_key.access_key);
 
 ------------------------------------------------------------------------------
 -- Key store (SPEC §5): only a BLAKE2b hash of each token is stored.
@@ -128,6 +137,10 @@ CREATE FUNCTION access_key.ak_raise_unknown_key(key_id uuid) RETURNS void
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    IF key_id IS NULL THEN
+        RAISE EXCEPTION 'key id must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     RAISE EXCEPTION 'access key % does not exist', key_id
         USING ERRCODE = 'undefined_object',
               HINT = 'access_key.ak_list_keys() lists the keys.';
@@ -141,6 +154,10 @@ RETURNS TABLE (new_id uuid, new_token text, new_created_at timestamptz)
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    IF new_definition IS NULL THEN
+        RAISE EXCEPTION 'key definition must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     IF new_expires_at IS NOT NULL AND new_expires_at <= now() THEN
         RAISE EXCEPTION 'expiry time must be in the future'
             USING ERRCODE = 'invalid_parameter_value',
@@ -225,6 +242,10 @@ RETURNS access_key.access_key
 AS $$
 BEGIN
     PERFORM access_key.ak_require_no_key('ak_update_key');
+    IF ak_update_key.definition IS NULL THEN
+        RAISE EXCEPTION 'key definition must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     UPDATE access_key.keys AS k
         SET definition = ak_update_key.definition, updated_at = now()
         WHERE k.id = ak_update_key.id;
@@ -432,7 +453,10 @@ BEGIN
     EXECUTE format('DROP TRIGGER IF EXISTS access_key_append_only ON %s', collection);
     EXECUTE format('DROP POLICY IF EXISTS access_key_select ON %s', collection);
     EXECUTE format('DROP POLICY IF EXISTS access_key_insert ON %s', collection);
-    EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', collection);
+    -- The table's own policies, if any, keep applying.
+    IF NOT EXISTS (SELECT FROM pg_policy AS p WHERE p.polrelid = collection) THEN
+        EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', collection);
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION access_key.ak_unprotect(regclass) IS 'undoes ak_protect';

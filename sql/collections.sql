@@ -207,8 +207,17 @@ SELECT ak_unprotect('public.typed');
 BEGIN; SELECT ak_use_key(:'acme') IS NOT NULL; SELECT ak_protect('public.typed', 'id'); ROLLBACK;
 SET ROLE regress_ak_app;
 SELECT ak_protect('public.typed');
--- ak_unprotect undoes everything.
+-- ak_unprotect leaves a table's own policies (and so RLS) in force.
 SET ROLE regress_ak_owner;
+CREATE TABLE public.with_policy (properties jsonb);
+ALTER TABLE public.with_policy ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own_policy ON public.with_policy USING (true);
+SELECT ak_protect('public.with_policy');
+SELECT ak_unprotect('public.with_policy');
+SELECT relrowsecurity AS still_rls, (SELECT array_agg(polname) FROM pg_policy WHERE polrelid = 'public.with_policy'::regclass) AS policies
+FROM pg_class WHERE oid = 'public.with_policy'::regclass;
+DROP TABLE public.with_policy;
+-- ak_unprotect undoes everything.
 SELECT ak_unprotect('public.events');
 SELECT relrowsecurity FROM pg_class WHERE oid = 'public.events'::regclass;
 SELECT count(*) AS policies FROM pg_policy WHERE polrelid = 'public.events'::regclass;

@@ -65,6 +65,14 @@ SELECT ak_unrevoke_key('00000000-0000-0000-0000-000000000000');
 SELECT ak_delete_key('00000000-0000-0000-0000-000000000000');
 \echo SQLSTATE :SQLSTATE
 
+-- NULL arguments are clear errors.
+SELECT * FROM ak_create_key(NULL);
+\echo SQLSTATE :SQLSTATE
+SELECT ak_get_key(NULL);
+\echo SQLSTATE :SQLSTATE
+SELECT ak_update_key(:'ada_id', NULL);
+\echo SQLSTATE :SQLSTATE
+
 -- The admin role cannot read the key tables directly.
 SELECT count(*) FROM access_key.keys;
 \echo SQLSTATE :SQLSTATE

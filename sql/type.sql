@@ -77,6 +77,17 @@ SELECT pg_temp.check_definition('{"name":"n","options":{"writes":{"autofill":{"p
 -- Unicode and escapes survive.
 SELECT pg_temp.check_definition('{"name":"caf\u00e9 \"quoted\" \\ tab\t"}');
 
+-- Hashing agrees with equality: DISTINCT, GROUP BY and hash joins work.
+CREATE TABLE many (d access_key);
+INSERT INTO many VALUES ('{"name":"a","permitted":["queries","writes"]}'), ('{"permitted":["writes","queries"],"name":"a"}'),
+                        ('{"name":"b"}'), ('{"name":"b","is_active":true}'), ('{"name":"c"}');
+SET enable_sort = off;
+SELECT count(*) AS distinct_definitions FROM (SELECT DISTINCT d FROM many) AS t;
+SELECT d, count(*) FROM many GROUP BY d ORDER BY d::text;
+RESET enable_sort;
+SELECT count(*) AS hash_join_matches FROM many a JOIN many b USING (d);
+DROP TABLE many;
+
 -- The cast to jsonb shows the defaults; the cast from jsonb validates.
 SELECT '{"name":"x"}'::access_key::jsonb;
 SELECT '{"name":"x","permitted":["nope"]}'::jsonb::access_key;

@@ -24,6 +24,7 @@ PG_FUNCTION_INFO_V1(access_key_to_jsonb);
 PG_FUNCTION_INFO_V1(access_key_from_jsonb);
 PG_FUNCTION_INFO_V1(access_key_eq);
 PG_FUNCTION_INFO_V1(access_key_ne);
+PG_FUNCTION_INFO_V1(access_key_hash);
 
 /* Detoasts a stored definition and refuses formats this build cannot read. */
 AccessKey
@@ -453,6 +454,15 @@ Datum
 access_key_ne(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(!AccessKeyEquals(PG_GETARG_ACCESS_KEY(0), PG_GETARG_ACCESS_KEY(1)));
+}
+
+/* access_key_hash(access_key): consistent with = (equal values, equal bytes). */
+Datum
+access_key_hash(PG_FUNCTION_ARGS)
+{
+	AccessKey	ak = PG_GETARG_ACCESS_KEY(0);
+
+	return hash_any((const unsigned char *) ak, VARSIZE(ak));
 }
 
 JsonbValue *

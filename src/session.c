@@ -75,14 +75,16 @@ CheckKeySetting(char **newval, void **extra, GucSource source)
 {
 	/*
 	 * Role, database and function settings are stored in catalogs that every
-	 * role can read: a token there would be a token published.
+	 * role can read, and server-wide settings would give every session the
+	 * key: a token there would be a token published.
 	 */
 	if (*newval && **newval &&
-		(source == PGC_S_TEST || source == PGC_S_DATABASE || source == PGC_S_USER ||
-		 source == PGC_S_DATABASE_USER || source == PGC_S_GLOBAL))
+		(source == PGC_S_FILE || source == PGC_S_ARGV || source == PGC_S_GLOBAL ||
+		 source == PGC_S_DATABASE || source == PGC_S_USER ||
+		 source == PGC_S_DATABASE_USER || source == PGC_S_TEST))
 	{
 		GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
-		GUC_check_errmsg("access_key.key cannot be stored in role, database or function settings");
+		GUC_check_errmsg("access_key.key cannot be stored in server, role, database or function settings");
 		GUC_check_errdetail("Those settings are readable by every role, and the token is a secret.");
 		GUC_check_errhint("Set it in the session: SET LOCAL access_key.key, or access_key.ak_use_key().");
 		return false;
