@@ -465,3 +465,224 @@ REVOKE ALL ON FUNCTION
     access_key.ak_protect(regclass, name),
     access_key.ak_unprotect(regclass)
 FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Saved and cached queries (SPEC §9), datasets (SPEC §10)
+------------------------------------------------------------------------------
+
+-- Names are compared bytewise ("C"): keyed sessions look them up from C.
+CREATE TABLE access_key.saved_queries (
+    name text COLLATE "C" NOT NULL,
+    query text NOT NULL,
+    refresh_rate interval,
+    search_path text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    result jsonb,
+    refreshed_at timestamptz,
+    CONSTRAINT saved_queries_pkey PRIMARY KEY (name),
+    CONSTRAINT saved_queries_name_check
+        CHECK (name OPERATOR(pg_catalog.~) '^[A-Za-z0-9_-]+$'
+               AND pg_catalog.length(name) OPERATOR(pg_catalog.<=) 256),
+    CONSTRAINT saved_queries_refresh_rate_check
+        CHECK (refresh_rate OPERATOR(pg_catalog.>) '0'::interval)
+);
+COMMENT ON TABLE access_key.saved_queries
+    IS 'saved queries; those with a refresh rate are cached and keep their last result';
+
+CREATE TABLE access_key.datasets (
+    name text COLLATE "C" NOT NULL,
+    query text NOT NULL,
+    index_by text[] NOT NULL,
+    search_path text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    refreshed_at timestamptz,
+    CONSTRAINT datasets_pkey PRIMARY KEY (name),
+    CONSTRAINT datasets_name_check
+        CHECK (name OPERATOR(pg_catalog.~) '^[A-Za-z0-9_-]+$'
+               AND pg_catalog.length(name) OPERATOR(pg_catalog.<=) 256)
+);
+COMMENT ON TABLE access_key.datasets IS 'datasets: queries precomputed per value of their index_by properties';
+
+CREATE TABLE access_key.dataset_results (
+    dataset text COLLATE "C" NOT NULL,
+    index_values jsonb NOT NULL,
+    rows jsonb NOT NULL,
+    CONSTRAINT dataset_results_pkey PRIMARY KEY (dataset, index_values),
+    CONSTRAINT dataset_results_dataset_fkey FOREIGN KEY (dataset)
+        REFERENCES access_key.datasets (name) ON DELETE CASCADE
+);
+COMMENT ON TABLE access_key.dataset_results IS 'the stored rows of each dataset, per index value';
+
+REVOKE ALL ON access_key.saved_queries, access_key.datasets, access_key.dataset_results FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('access_key.saved_queries', '');
+SELECT pg_catalog.pg_extension_config_dump('access_key.datasets', '');
+SELECT pg_catalog.pg_extension_config_dump('access_key.dataset_results', '');
+
+-- Creation is in C: the query is analyzed, and later always runs, with the
+-- search_path of the admin who stored it, which a SET clause would hide.
+-- Everything these functions run themselves is schema-qualified.
+CREATE FUNCTION access_key.ak_create_saved_query(name text, query text, refresh_rate interval DEFAULT NULL)
+RETURNS void
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE SECURITY DEFINER;
+COMMENT ON FUNCTION access_key.ak_create_saved_query(text, text, interval)
+    IS 'stores a read-only SELECT under a name; with a refresh rate it is a cached query';
+
+CREATE FUNCTION access_key.ak_update_saved_query(name text, query text, refresh_rate interval DEFAULT NULL)
+RETURNS void
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE SECURITY DEFINER;
+COMMENT ON FUNCTION access_key.ak_update_saved_query(text, text, interval)
+    IS 'replaces a saved query (and drops its cached result)';
+
+CREATE FUNCTION access_key.ak_delete_saved_query(name text) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM access_key.ak_require_no_key('ak_delete_saved_query');
+    DELETE FROM access_key.saved_queries AS s WHERE s.name = ak_delete_saved_query.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'saved query "%" does not exist', ak_delete_saved_query.name
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION access_key.ak_delete_saved_query(text) IS 'deletes a saved query';
+
+CREATE FUNCTION access_key.ak_refresh_cached_queries() RETURNS integer
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION access_key.ak_refresh_cached_queries()
+    IS 'computes, as the calling role, every cached query that is due; returns how many';
+
+CREATE FUNCTION access_key.ak_saved_query_result(name text) RETURNS jsonb
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION access_key.ak_saved_query_result(text)
+    IS '{"result": [rows], "refreshed_at": ...} of a saved or cached query the caller may read';
+
+CREATE FUNCTION access_key.ak_readable_saved_queries() RETURNS text[]
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
+CREATE FUNCTION access_key.ak_list_saved_queries() RETURNS SETOF text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$ SELECT pg_catalog.unnest(access_key.ak_readable_saved_queries()) $$;
+COMMENT ON FUNCTION access_key.ak_list_saved_queries() IS 'the saved and cached queries the caller may read';
+
+CREATE FUNCTION access_key.ak_create_dataset(name text, query text, index_by text[]) RETURNS void
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE SECURITY DEFINER;
+COMMENT ON FUNCTION access_key.ak_create_dataset(text, text, text[])
+    IS 'stores a dataset: a read-only SELECT returning a column per index_by property';
+
+CREATE FUNCTION access_key.ak_refresh_dataset(name text) RETURNS integer
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION access_key.ak_refresh_dataset(text)
+    IS 'recomputes a dataset as the calling role and stores its rows per index value; returns how many index values';
+
+CREATE FUNCTION access_key.ak_delete_dataset(name text) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM access_key.ak_require_no_key('ak_delete_dataset');
+    DELETE FROM access_key.datasets AS d WHERE d.name = ak_delete_dataset.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'dataset "%" does not exist', ak_delete_dataset.name
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION access_key.ak_delete_dataset(text) IS 'deletes a dataset and its stored rows';
+
+CREATE FUNCTION access_key.ak_dataset_definition(name text) RETURNS jsonb
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION access_key.ak_dataset_definition(text)
+    IS 'a dataset''s name, query, index_by and refresh time (operation "read")';
+
+CREATE FUNCTION access_key.ak_visible_datasets() RETURNS text[]
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
+CREATE FUNCTION access_key.ak_list_datasets() RETURNS SETOF text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$ SELECT pg_catalog.unnest(access_key.ak_visible_datasets()) $$;
+COMMENT ON FUNCTION access_key.ak_list_datasets() IS 'the datasets the caller may list (operation "list")';
+
+CREATE FUNCTION access_key.ak_dataset_results(name text, index_by jsonb) RETURNS jsonb
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION access_key.ak_dataset_results(text, jsonb)
+    IS '{"result": [rows], "refreshed_at": ...} for one value of each index_by property (operation "retrieve")';
+
+REVOKE ALL ON FUNCTION
+    access_key.ak_create_saved_query(text, text, interval),
+    access_key.ak_update_saved_query(text, text, interval),
+    access_key.ak_delete_saved_query(text),
+    access_key.ak_refresh_cached_queries(),
+    access_key.ak_create_dataset(text, text, text[]),
+    access_key.ak_refresh_dataset(text),
+    access_key.ak_delete_dataset(text)
+FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Schema inspection (SPEC §11)
+------------------------------------------------------------------------------
+
+CREATE FUNCTION access_key.ak_require_schema_access() RETURNS void
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
+CREATE FUNCTION access_key.ak_keen_type(path text, value jsonb) RETURNS text
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION access_key.ak_collections() RETURNS SETOF regclass
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM access_key.ak_require_schema_access();
+    -- Only the collections this role may read: a key learns no other table names.
+    RETURN QUERY
+        SELECT t.tgrelid::regclass
+        FROM pg_trigger AS t
+        WHERE t.tgname = 'access_key_autofill'
+          AND t.tgfoid = 'access_key.ak_autofill_trigger()'::regprocedure
+          AND has_table_privilege(t.tgrelid, 'SELECT')
+        ORDER BY t.tgrelid::regclass::text;
+END
+$$;
+COMMENT ON FUNCTION access_key.ak_collections() IS 'the protected collections this role may read (needs "schema")';
+
+CREATE FUNCTION access_key.ak_schema(collection regclass)
+RETURNS TABLE (property_name text, type text)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    properties_column text;
+BEGIN
+    PERFORM access_key.ak_require_schema_access();
+    SELECT split_part(encode(t.tgargs, 'escape'), '\000', 1) INTO properties_column
+    FROM pg_trigger AS t
+    WHERE t.tgrelid = collection AND t.tgname = 'access_key_autofill';
+    IF NOT FOUND THEN
+        RAISE EXCEPTION '% is not a protected collection', collection
+            USING ERRCODE = 'wrong_object_type';
+    END IF;
+    -- Only rows this session can see feed the schema (row-level security
+    -- applies), and at most access_key.schema_sample_rows of them.
+    RETURN QUERY EXECUTE format($sql$
+        WITH RECURSIVE sample AS (
+            SELECT c.%1$I AS p FROM %2$s AS c LIMIT $1
+        ), walk(path, value) AS (
+            SELECT e.key, e.value
+            FROM sample, jsonb_each(CASE WHEN jsonb_typeof(sample.p) = 'object' THEN sample.p ELSE '{}' END) AS e
+            UNION ALL
+            SELECT walk.path || '.' || e.key, e.value
+            FROM walk, jsonb_each(walk.value) AS e
+            WHERE jsonb_typeof(walk.value) = 'object'
+        )
+        SELECT DISTINCT walk.path, access_key.ak_keen_type(walk.path, walk.value)
+        FROM walk ORDER BY 1, 2 $sql$, properties_column, collection)
+        USING current_setting('access_key.schema_sample_rows')::integer;
+END
+$$;
+COMMENT ON FUNCTION access_key.ak_schema(regclass)
+    IS 'property paths and Keen types seen in the rows of a collection this session can see (needs "schema")';

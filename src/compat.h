@@ -53,4 +53,18 @@
 #define AkReserveGucPrefix(prefix) EmitWarningsOnPlaceholders(prefix)
 #endif
 
+/* Parse analysis with fixed parameters was renamed in 15. */
+#if PG_VERSION_NUM >= 150000
+#define AkParseAnalyze(raw, sql) parse_analyze_fixedparams((raw), (sql), NULL, 0, NULL)
+#else
+#define AkParseAnalyze(raw, sql) parse_analyze((raw), (sql), NULL, 0, NULL)
+#endif
+
+/* Per-catalog ACL checks became object_aclcheck in 16. */
+#if PG_VERSION_NUM >= 160000
+#define AkProcAclCheck(proc, role, mode) object_aclcheck(ProcedureRelationId, (proc), (role), (mode))
+#else
+#define AkProcAclCheck(proc, role, mode) pg_proc_aclcheck((proc), (role), (mode))
+#endif
+
 #endif							/* ACCESS_KEY_COMPAT_H */

@@ -97,4 +97,12 @@ extern bool AkPermitsAction(AccessKey ak, AkAction action);
 extern bool AkArrayContainsString(JsonbValue *array, const char *str, int len);
 extern char *AkDefinitionToCString(AccessKey ak);
 
+/*
+ * SPEC §7 for a definition: the action permitted (and the key active), the
+ * named resource not blocked and allowed, the dataset operation (index into
+ * ak_dataset_operation_names, or -1) listed.  resource may be NULL.
+ */
+extern bool AkKeyPermits(AccessKey ak, AkAction action, const char *resource, int resource_len,
+						 int operation);
+
 #endif							/* ACCESS_KEY_DEFINITION_H */

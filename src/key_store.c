@@ -6,22 +6,16 @@
 
 #include "compat.h"
 #include "key_store.h"
+#include "store.h"
 
-#include "access/genam.h"
-#include "access/table.h"
 #include "access/htup_details.h"
 #include "access/stratnum.h"
-#include "catalog/namespace.h"
 #include "commands/trigger.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
-#include "utils/lsyscache.h"
 #include "utils/rel.h"
-#include "utils/relcache.h"
 
 PG_FUNCTION_INFO_V1(ak_key_store_changed);
-
-#define AK_SCHEMA "access_key"
 
 /* Relation ids seen by the last lookup; they only change if the extension is re-created. */
 static Oid	keys_relid = InvalidOid;
@@ -31,43 +25,6 @@ bool
 AkIsKeyStoreRelation(Oid relid)
 {
 	return relid == keys_relid || relid == key_tokens_relid;
-}
-
-static Oid
-KeyStoreRelid(const char *relname)
-{
-	Oid			nsp = get_namespace_oid(AK_SCHEMA, true);
-	Oid			relid = OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
-
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("extension \"access_key\" is not installed in this database"),
-				 errhint("Run CREATE EXTENSION access_key.")));
-	return relid;
-}
-
-/*
- * Fetches the single row of relid whose primary key equals value, copied
- * into the current memory context, or NULL.
- */
-static HeapTuple
-FetchByPrimaryKey(Oid relid, RegProcedure eqproc, Datum value, TupleDesc *desc)
-{
-	Relation	rel = table_open(relid, AccessShareLock);
-	ScanKeyData skey;
-	SysScanDesc scan;
-	HeapTuple	tuple;
-
-	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, eqproc, value);
-	scan = systable_beginscan(rel, RelationGetPrimaryKeyIndex(rel), true, NULL, 1, &skey);
-	tuple = systable_getnext(scan);
-	if (HeapTupleIsValid(tuple))
-		tuple = heap_copytuple(tuple);
-	systable_endscan(scan);
-	*desc = CreateTupleDescCopy(RelationGetDescr(rel));
-	table_close(rel, AccessShareLock);
-	return tuple;
 }
 
 static TimestampTz
@@ -88,13 +45,15 @@ AkLookupTokenHash(const uint8 *hash, AkStoredKey *key)
 	TupleDesc	desc;
 	bool		isnull;
 	Datum		d;
+	ScanKeyData skey;
 
-	keys_relid = KeyStoreRelid("keys");
-	key_tokens_relid = KeyStoreRelid("key_tokens");
+	keys_relid = AkStoreRelid("keys");
+	key_tokens_relid = AkStoreRelid("key_tokens");
 
 	SET_VARSIZE(hash_datum, VARHDRSZ + AK_TOKEN_HASH_BYTES);
 	memcpy(VARDATA(hash_datum), hash, AK_TOKEN_HASH_BYTES);
-	token_row = FetchByPrimaryKey(key_tokens_relid, F_BYTEAEQ, PointerGetDatum(hash_datum), &desc);
+	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_BYTEAEQ, PointerGetDatum(hash_datum));
+	token_row = AkStoreFetch("key_tokens", 1, &skey, &desc);
 	pfree(hash_datum);
 	if (!HeapTupleIsValid(token_row))
 		return false;
@@ -102,7 +61,8 @@ AkLookupTokenHash(const uint8 *hash, AkStoredKey *key)
 	d = heap_getattr(token_row, Anum_key_tokens_key_id, desc, &isnull);
 	memcpy(&key->id, DatumGetUUIDP(d), sizeof(pg_uuid_t));
 
-	key_row = FetchByPrimaryKey(keys_relid, F_UUID_EQ, UUIDPGetDatum(&key->id), &desc);
+	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(&key->id));
+	key_row = AkStoreFetch("keys", 1, &skey, &desc);
 	if (!HeapTupleIsValid(key_row))
 		return false;			/* cannot happen: the foreign key cascades */
 	d = heap_getattr(key_row, Anum_keys_definition, desc, &isnull);

@@ -71,38 +71,45 @@ ParseRequest(text *action, text *resource, text *operation)
 	return req;
 }
 
-static bool
-Permits(AccessKey ak, const PermitsRequest *req)
+bool
+AkKeyPermits(AccessKey ak, AkAction action, const char *resource, int resource_len, int operation)
 {
-	const char *section = ak_action_names[req->action];
+	const char *section = ak_action_names[action];
 
-	if (!AkIsActive(ak) || !AkPermitsAction(ak, req->action))
+	if (!AkIsActive(ak) || !AkPermitsAction(ak, action))
 		return false;
 
-	if (req->operation >= 0)
+	if (operation >= 0)
 	{
 		JsonbValue *operations = AkSectionMember(ak, section, "operations");
-		const char *op = ak_dataset_operation_names[req->operation];
+		const char *op = ak_dataset_operation_names[operation];
 
 		if (operations && !AkArrayContainsString(operations, op, strlen(op)))
 			return false;
 	}
 
-	if (req->resource)
+	if (resource)
 	{
-		const char *name = VARDATA_ANY(req->resource);
-		int			len = VARSIZE_ANY_EXHDR(req->resource);
 		JsonbValue *allowed = AkSectionMember(ak, section, "allowed");
 
-		if (AkArrayContainsString(AkSectionMember(ak, section, "blocked"), name, len))
+		if (AkArrayContainsString(AkSectionMember(ak, section, "blocked"), resource, resource_len))
 			return false;
 		if (allowed == NULL)
 			return true;
 		if (AkIsObject(allowed))	/* datasets: name -> restrictions */
-			return getKeyJsonValueFromContainer(allowed->val.binary.data, name, len, NULL) != NULL;
-		return AkArrayContainsString(allowed, name, len);
+			return getKeyJsonValueFromContainer(allowed->val.binary.data, resource, resource_len, NULL) != NULL;
+		return AkArrayContainsString(allowed, resource, resource_len);
 	}
 	return true;
+}
+
+static bool
+Permits(AccessKey ak, const PermitsRequest *req)
+{
+	if (req->resource)
+		return AkKeyPermits(ak, req->action, VARDATA_ANY(req->resource),
+							VARSIZE_ANY_EXHDR(req->resource), req->operation);
+	return AkKeyPermits(ak, req->action, NULL, 0, req->operation);
 }
 
 /* ak_permits(action, resource, operation): for the session's key; false without one. */

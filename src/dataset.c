@@ -1,0 +1,429 @@
+/*
+ * dataset.c — datasets (SPEC §10): a query whose rows are precomputed per
+ * value of its index_by properties, so retrieval never re-runs the query.
+ */
+#include "postgres.h"
+
+#include "compat.h"
+#include "session.h"
+#include "store.h"
+#include "stored_query.h"
+
+#include "access/stratnum.h"
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/timestamp.h"
+
+PG_FUNCTION_INFO_V1(ak_create_dataset);
+PG_FUNCTION_INFO_V1(ak_refresh_dataset);
+PG_FUNCTION_INFO_V1(ak_dataset_definition);
+PG_FUNCTION_INFO_V1(ak_visible_datasets);
+PG_FUNCTION_INFO_V1(ak_dataset_results);
+
+#define DATASET_ADMIN "access_key.ak_create_dataset(text,text,text[])"
+
+typedef enum DatasetOperation
+{
+	OP_READ = 0,				/* indexes into ak_dataset_operation_names */
+	OP_LIST = 1,
+	OP_RETRIEVE = 2
+} DatasetOperation;
+
+typedef struct Dataset
+{
+	char	   *name;
+	char	   *query;
+	char	   *search_path;	/* the one it was stored with */
+	ArrayType  *index_by;		/* text[] */
+	bool		refreshed;
+	TimestampTz refreshed_at;
+} Dataset;
+
+static void
+ReadDataset(HeapTuple row, TupleDesc desc, Dataset *ds)
+{
+	bool		isnull;
+	Datum		d;
+
+	ds->name = TextDatumGetCString(AkStoreColumn(row, desc, "name", &isnull));
+	ds->query = TextDatumGetCString(AkStoreColumn(row, desc, "query", &isnull));
+	ds->search_path = TextDatumGetCString(AkStoreColumn(row, desc, "search_path", &isnull));
+	ds->index_by = DatumGetArrayTypePCopy(AkStoreColumn(row, desc, "index_by", &isnull));
+	d = AkStoreColumn(row, desc, "refreshed_at", &isnull);
+	ds->refreshed = !isnull;
+	ds->refreshed_at = isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
+}
+
+static bool
+LookupDataset(const char *name, Dataset *ds)
+{
+	ScanKeyData key;
+	TupleDesc	desc;
+	HeapTuple	row;
+
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(name));
+	row = AkStoreFetch("datasets", 1, &key, &desc);
+	if (row == NULL)
+		return false;
+	ReadDataset(row, desc, ds);
+	return true;
+}
+
+static void
+FetchDataset(const char *name, Dataset *ds)
+{
+	if (!LookupDataset(name, ds))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("dataset \"%s\" does not exist", name)));
+}
+
+static char **
+IndexProperties(const Dataset *ds, int *n)
+{
+	Datum	   *elems;
+	char	  **props;
+
+	deconstruct_array(ds->index_by, TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, n);
+	props = palloc(sizeof(char *) * Max(*n, 1));
+	for (int i = 0; i < *n; i++)
+		props[i] = TextDatumGetCString(elems[i]);
+	return props;
+}
+
+/*
+ * Raises 42501 unless the session's key permits this operation on the
+ * dataset (or, without a key, the caller is a dataset admin); returns the key.
+ */
+static const AkStoredKey *
+RequireDatasetAccess(const char *name, DatasetOperation op)
+{
+	const AkStoredKey *key = AkSessionKey();
+
+	if (key ? AkKeyPermits(key->definition, AK_ACTION_DATASETS, name, strlen(name), op)
+		: AkIsAdmin(DATASET_ADMIN))
+		return key;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied for dataset \"%s\"", name),
+			 errdetail(key ? "The access key does not permit the \"%s\" operation on this dataset."
+					   : "Present an access key that permits the \"%s\" operation on it, or call it as an admin.",
+					   ak_dataset_operation_names[op])));
+	return NULL;
+}
+
+/* Every index_by property is a property path, listed once, and a column of the query. */
+static void
+CheckIndexBy(ArrayType *index_by, List *columns)
+{
+	Datum	   *names;
+	bool	   *nulls;
+	int			n;
+
+	deconstruct_array(index_by, TEXTOID, -1, false, TYPALIGN_INT, &names, &nulls, &n);
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a dataset needs at least one index_by property")));
+	for (int i = 0; i < n; i++)
+	{
+		char	   *prop;
+		ListCell   *lc;
+		bool		found = false;
+		JsonbValue	path;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("index_by properties must not be null")));
+		prop = TextDatumGetCString(names[i]);
+		path.type = jbvString;
+		path.val.string.val = prop;
+		path.val.string.len = strlen(prop);
+		AkValidatePropertyPath(&path, psprintf("index_by[%d]", i));
+		for (int j = 0; j < i; j++)
+			if (strcmp(prop, TextDatumGetCString(names[j])) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("index_by property \"%s\" is listed twice", prop)));
+		foreach(lc, columns)
+			found = found || strcmp(lfirst(lc), prop) == 0;
+		if (!found)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the dataset query returns no column named \"%s\"", prop),
+					 errhint("Name the column after the index_by property: SELECT ... AS \"%s\".", prop)));
+	}
+}
+
+/* ak_create_dataset(name, query, index_by): stores a validated dataset. */
+Datum
+ak_create_dataset(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	char	   *query;
+	List	   *columns;
+	Dataset		existing;
+	Oid			types[4] = {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID};
+	Datum		args[4];
+
+	AkRequireNoSessionKey("ak_create_dataset");
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the name, query and index_by of a dataset must not be null")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	AkCheckResourceName("dataset", name);
+	query = AkCheckStoredQuery(text_to_cstring(PG_GETARG_TEXT_PP(1)), &columns);
+	CheckIndexBy(PG_GETARG_ARRAYTYPE_P(2), columns);
+	if (LookupDataset(name, &existing))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("dataset \"%s\" already exists", name),
+				 errhint("Delete it first with access_key.ak_delete_dataset().")));
+
+	args[0] = CStringGetTextDatum(name);
+	args[1] = CStringGetTextDatum(query);
+	args[2] = PG_GETARG_DATUM(2);
+	args[3] = CStringGetTextDatum(AkCurrentSearchPath());
+	AkWriteStore("INSERT INTO access_key.datasets (name, query, index_by, search_path)"
+				 " VALUES ($1, $2, $3, $4)", 4, types, args, NULL);
+	PG_RETURN_VOID();
+}
+
+/*
+ * ak_refresh_dataset(name): runs the dataset's query as the calling role
+ * (read-only) and replaces its stored results, grouped per index value, in
+ * one transaction.  Returns how many index values it stored.
+ */
+Datum
+ak_refresh_dataset(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Dataset		ds;
+	List	   *rows;
+	int			ngroups;
+	Datum	   *indexes;
+	Datum	   *groups;
+	ListCell   *lc;
+	int			i = 0;
+	Oid			group_types[1] = {TEXTARRAYOID};
+	Datum		group_args[1];
+	Oid			write_types[3] = {TEXTOID, JSONBARRAYOID, JSONBARRAYOID};
+	Datum		write_args[3];
+
+	AkRequireNoSessionKey("ak_refresh_dataset");
+	FetchDataset(name, &ds);
+
+	group_args[0] = PointerGetDatum(ds.index_by);
+	rows = AkRunReadOnly(psprintf("SELECT s.idx, pg_catalog.jsonb_agg(s.r)"
+								  " FROM (SELECT (SELECT pg_catalog.jsonb_object_agg(k, t.r OPERATOR(pg_catalog.->) k)"
+								  "               FROM pg_catalog.unnest($1) AS k) AS idx, t.r"
+								  "       FROM (%s) AS t(r)) AS s"
+								  " GROUP BY s.idx", AkRowsAsJsonbSql(ds.query)),
+						 ds.search_path, 1, group_types, group_args, false, 2);
+
+	ngroups = list_length(rows) / 2;
+	indexes = palloc(sizeof(Datum) * Max(ngroups, 1));
+	groups = palloc(sizeof(Datum) * Max(ngroups, 1));
+	foreach(lc, rows)
+	{
+		if (i % 2 == 0)
+			indexes[i / 2] = PointerGetDatum(lfirst(lc));
+		else
+			groups[i / 2] = PointerGetDatum(lfirst(lc));
+		i++;
+	}
+
+	write_args[0] = CStringGetTextDatum(name);
+	write_args[1] = PointerGetDatum(construct_array(indexes, ngroups, JSONBOID, -1, false, TYPALIGN_INT));
+	write_args[2] = PointerGetDatum(construct_array(groups, ngroups, JSONBOID, -1, false, TYPALIGN_INT));
+	AkWriteStore("DELETE FROM access_key.dataset_results WHERE dataset OPERATOR(pg_catalog.=) $1",
+				 1, write_types, write_args, NULL);
+	AkWriteStore("INSERT INTO access_key.dataset_results (dataset, index_values, rows)"
+				 " SELECT $1, u.i, u.r FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(i, r)",
+				 3, write_types, write_args, NULL);
+	AkWriteStore("UPDATE access_key.datasets SET refreshed_at = pg_catalog.now()"
+				 " WHERE name OPERATOR(pg_catalog.=) $1",
+				 1, write_types, write_args, NULL);
+	PG_RETURN_INT32(ngroups);
+}
+
+/* ak_dataset_definition(name): name, query, index_by, refreshed_at (operation "read"). */
+Datum
+ak_dataset_definition(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Dataset		ds;
+	JsonbParseState *state = NULL;
+	JsonbValue	v;
+	char	  **props;
+	int			n;
+
+	RequireDatasetAccess(name, OP_READ);
+	FetchDataset(name, &ds);
+	props = IndexProperties(&ds, &n);
+
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	AkPushKey(&state, "dataset_name");
+	v.type = jbvString;
+	v.val.string.val = ds.name;
+	v.val.string.len = strlen(ds.name);
+	pushJsonbValue(&state, WJB_VALUE, &v);
+	AkPushKey(&state, "query");
+	v.val.string.val = ds.query;
+	v.val.string.len = strlen(ds.query);
+	pushJsonbValue(&state, WJB_VALUE, &v);
+	AkPushKey(&state, "index_by");
+	pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
+	for (int i = 0; i < n; i++)
+	{
+		v.type = jbvString;
+		v.val.string.val = props[i];
+		v.val.string.len = strlen(props[i]);
+		pushJsonbValue(&state, WJB_ELEM, &v);
+	}
+	pushJsonbValue(&state, WJB_END_ARRAY, NULL);
+	AkPushKey(&state, "refreshed_at");
+	if (ds.refreshed)
+	{
+		char	   *ts = JsonEncodeDateTime(NULL, TimestampTzGetDatum(ds.refreshed_at), TIMESTAMPTZOID, NULL);
+
+		v.type = jbvString;
+		v.val.string.val = ts;
+		v.val.string.len = strlen(ts);
+	}
+	else
+		v.type = jbvNull;
+	pushJsonbValue(&state, WJB_VALUE, &v);
+	PG_RETURN_JSONB_P(JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL)));
+}
+
+/* ak_visible_datasets(): names this caller may list (operation "list"), as text[]. */
+Datum
+ak_visible_datasets(PG_FUNCTION_ARGS)
+{
+	const AkStoredKey *key = AkSessionKey();
+	bool		admin = key == NULL && AkIsAdmin(DATASET_ADMIN);
+	TupleDesc	desc;
+	List	   *rows;
+	ListCell   *lc;
+	Datum	   *names;
+	int			n = 0;
+
+	if (key == NULL && !admin)
+		PG_RETURN_ARRAYTYPE_P(construct_empty_array(TEXTOID));
+	rows = AkStoreScan("datasets", &desc);
+	names = palloc(sizeof(Datum) * Max(list_length(rows), 1));
+	foreach(lc, rows)
+	{
+		Dataset		ds;
+
+		ReadDataset(lfirst(lc), desc, &ds);
+		if (admin || AkKeyPermits(key->definition, AK_ACTION_DATASETS, ds.name, strlen(ds.name), OP_LIST))
+			names[n++] = CStringGetTextDatum(ds.name);
+	}
+	PG_RETURN_ARRAYTYPE_P(construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+static bool
+JsonValueInArray(JsonbValue *value, JsonbContainer *array)
+{
+	return findJsonbValueFromContainer(array, JB_FARRAY, value) != NULL;
+}
+
+/*
+ * ak_dataset_results(name, index_by): the stored rows for those index values
+ * (operation "retrieve").  Every index_by property must be given, nothing
+ * else; a key that lists values for a property may only ask for those.
+ */
+Datum
+ak_dataset_results(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Jsonb	   *requested = PG_GETARG_JSONB_P(1);
+	const AkStoredKey *key = RequireDatasetAccess(name, OP_RETRIEVE);
+	JsonbValue *limits = NULL;
+	Dataset		ds;
+	char	  **props;
+	int			n;
+	JsonbParseState *state = NULL;
+	Jsonb	   *index_values;
+	ScanKeyData keys[2];
+	TupleDesc	desc;
+	HeapTuple	row;
+	bool		isnull;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	FetchDataset(name, &ds);
+	props = IndexProperties(&ds, &n);
+
+	if (!JB_ROOT_IS_OBJECT(requested))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("index_by must be a JSON object"),
+				 errhint("Give a value for each index_by property of the dataset, for example {\"%s\": ...}.", props[0])));
+	it = JsonbIteratorInit(&requested->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		bool		known = false;
+
+		if (tok != WJB_KEY)
+			continue;
+		for (int i = 0; i < n; i++)
+			known = known || (strlen(props[i]) == v.val.string.len &&
+							  memcmp(props[i], v.val.string.val, v.val.string.len) == 0);
+		if (!known)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("dataset \"%s\" is not indexed by \"%s\"", name,
+							pnstrdup(v.val.string.val, v.val.string.len))));
+	}
+
+	if (key)
+	{
+		JsonbValue *allowed = AkSectionMember(key->definition, "datasets", "allowed");
+		JsonbValue *entry = allowed ? getKeyJsonValueFromContainer(allowed->val.binary.data,
+																   name, strlen(name), NULL) : NULL;
+
+		limits = entry ? AkGetMember(entry->val.binary.data, "index_by") : NULL;
+	}
+
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	for (int i = 0; i < n; i++)
+	{
+		JsonbValue *value = AkGetMember(&requested->root, props[i]);
+		JsonbValue *allowed_values = limits ? AkGetMember(limits->val.binary.data, props[i]) : NULL;
+
+		if (value == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("missing index property \"%s\" for dataset \"%s\"", props[i], name),
+					 errhint("Every index_by property of the dataset must be given.")));
+		if (allowed_values && !JsonValueInArray(value, allowed_values->val.binary.data))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied for this value of \"%s\" in dataset \"%s\"", props[i], name),
+					 errdetail("The access key lists the %s values it may retrieve.", props[i])));
+		AkPushKey(&state, props[i]);
+		pushJsonbValue(&state, WJB_VALUE, value);
+	}
+	index_values = JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+
+	if (!ds.refreshed)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("dataset \"%s\" has not been computed yet", name),
+				 errhint("An admin computes it with access_key.ak_refresh_dataset().")));
+
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(name));
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_JSONB_EQ, JsonbPGetDatum(index_values));
+	row = AkStoreFetch("dataset_results", 2, keys, &desc);
+	PG_RETURN_JSONB_P(AkResultObject(row ? DatumGetJsonbPCopy(AkStoreColumn(row, desc, "rows", &isnull))
+									 : AkJsonbArray(NIL),
+									 true, ds.refreshed_at));
+}

@@ -1,0 +1,52 @@
+/*
+ * stored_query.h — SQL stored by admins and run on behalf of keys: saved
+ * queries, cached queries and datasets (SPEC §9, §10).
+ */
+#ifndef ACCESS_KEY_STORED_QUERY_H
+#define ACCESS_KEY_STORED_QUERY_H
+
+#include "postgres.h"
+
+#include "nodes/pg_list.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+/*
+ * Validates stored SQL: exactly one SELECT, read-only, parsed and analyzed,
+ * not reading the extension's own tables.  Returns the statement's text
+ * alone; *columns (if not NULL) gets its output column names.
+ */
+extern char *AkCheckStoredQuery(const char *sql, List **columns);
+
+/*
+ * Runs sql read-only as the current user (row-level security applies), with
+ * the search_path it was stored with and the filter context set to
+ * saved_queries when asked; returns the first ncolumns columns of every row
+ * (NULL for SQL nulls), copied into the caller's memory context.
+ */
+extern List *AkRunReadOnly(const char *sql, const char *search_path,
+						   int nargs, Oid *argtypes, Datum *args,
+						   bool saved_queries_context, int ncolumns);
+
+/* 22023 unless name is 1 to 256 letters, digits, '-' or '_'. */
+extern void AkCheckResourceName(const char *kind, const char *name);
+
+/* The caller's search_path, stored with a query so it always resolves alike. */
+extern char *AkCurrentSearchPath(void);
+
+/* Wraps a stored query so that each row comes back as one jsonb object. */
+extern char *AkRowsAsJsonbSql(const char *sql);
+
+/* A jsonb array of the given jsonb datums. */
+extern Jsonb *AkJsonbArray(List *elements);
+
+/* {"result": <result>, "refreshed_at": <time or null>} */
+extern Jsonb *AkResultObject(Jsonb *result, bool has_refreshed_at, TimestampTz refreshed_at);
+
+/* Runs a data-changing statement on the extension's tables as their owner. */
+extern void AkWriteStore(const char *sql, int nargs, Oid *argtypes, Datum *args, const char *nulls);
+
+/* No key presented and EXECUTE on the named admin function. */
+extern bool AkIsAdmin(const char *admin_function_signature);
+
+#endif							/* ACCESS_KEY_STORED_QUERY_H */
