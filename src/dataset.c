@@ -11,6 +11,7 @@
 
 #include "access/stratnum.h"
 #include "catalog/pg_type.h"
+#include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -64,7 +65,7 @@ LookupDataset(const char *name, Dataset *ds)
 	HeapTuple	row;
 
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(name));
-	row = AkStoreFetch("datasets", 1, &key, &desc);
+	row = AkStoreFetch("datasets", AK_STORE_STATEMENT_SNAPSHOT, 1, &key, &desc);
 	if (row == NULL)
 		return false;
 	ReadDataset(row, desc, ds);
@@ -114,6 +115,28 @@ RequireDatasetAccess(const char *name, DatasetOperation op)
 	return NULL;
 }
 
+/* A dot path as in filters: segments of 1..256 characters not starting with '$'. */
+static bool
+IsPropertyPath(const char *path)
+{
+	const char *segment = path;
+
+	for (const char *p = path;; p++)
+	{
+		if (*p == '.' || *p == '\0')
+		{
+			int			len = p - segment;
+
+			if (len == 0 || segment[0] == '$' ||
+				pg_mbstrlen_with_len(segment, len) > AK_MAX_NAME_CHARS)
+				return false;
+			if (*p == '\0')
+				return true;
+			segment = p + 1;
+		}
+	}
+}
+
 /* Every index_by property is a property path, listed once, and a column of the query. */
 static void
 CheckIndexBy(ArrayType *index_by, List *columns)
@@ -132,17 +155,18 @@ CheckIndexBy(ArrayType *index_by, List *columns)
 		char	   *prop;
 		ListCell   *lc;
 		bool		found = false;
-		JsonbValue	path;
 
 		if (nulls[i])
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("index_by properties must not be null")));
 		prop = TextDatumGetCString(names[i]);
-		path.type = jbvString;
-		path.val.string.val = prop;
-		path.val.string.len = strlen(prop);
-		AkValidatePropertyPath(&path, psprintf("index_by[%d]", i));
+		if (!IsPropertyPath(prop))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid index_by property \"%s\"", prop),
+					 errhint("Properties are dot paths such as \"customer.id\": segments of 1 to %d characters, not starting with \"$\".",
+							 AK_MAX_NAME_CHARS)));
 		for (int j = 0; j < i; j++)
 			if (strcmp(prop, TextDatumGetCString(names[j])) == 0)
 				ereport(ERROR,
@@ -315,7 +339,7 @@ ak_visible_datasets(PG_FUNCTION_ARGS)
 
 	if (key == NULL && !admin)
 		PG_RETURN_ARRAYTYPE_P(construct_empty_array(TEXTOID));
-	rows = AkStoreScan("datasets", &desc);
+	rows = AkStoreScan("datasets", AK_STORE_STATEMENT_SNAPSHOT, &desc);
 	names = palloc(sizeof(Datum) * Max(list_length(rows), 1));
 	foreach(lc, rows)
 	{
@@ -422,7 +446,7 @@ ak_dataset_results(PG_FUNCTION_ARGS)
 
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(name));
 	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_JSONB_EQ, JsonbPGetDatum(index_values));
-	row = AkStoreFetch("dataset_results", 2, keys, &desc);
+	row = AkStoreFetch("dataset_results", AK_STORE_STATEMENT_SNAPSHOT, 2, keys, &desc);
 	PG_RETURN_JSONB_P(AkResultObject(row ? DatumGetJsonbPCopy(AkStoreColumn(row, desc, "rows", &isnull))
 									 : AkJsonbArray(NIL),
 									 true, ds.refreshed_at));

@@ -53,7 +53,7 @@ AkLookupTokenHash(const uint8 *hash, AkStoredKey *key)
 	SET_VARSIZE(hash_datum, VARHDRSZ + AK_TOKEN_HASH_BYTES);
 	memcpy(VARDATA(hash_datum), hash, AK_TOKEN_HASH_BYTES);
 	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_BYTEAEQ, PointerGetDatum(hash_datum));
-	token_row = AkStoreFetch("key_tokens", 1, &skey, &desc);
+	token_row = AkStoreFetch("key_tokens", AK_STORE_LATEST_SNAPSHOT, 1, &skey, &desc);
 	pfree(hash_datum);
 	if (!HeapTupleIsValid(token_row))
 		return false;
@@ -62,7 +62,7 @@ AkLookupTokenHash(const uint8 *hash, AkStoredKey *key)
 	memcpy(&key->id, DatumGetUUIDP(d), sizeof(pg_uuid_t));
 
 	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(&key->id));
-	key_row = AkStoreFetch("keys", 1, &skey, &desc);
+	key_row = AkStoreFetch("keys", AK_STORE_LATEST_SNAPSHOT, 1, &skey, &desc);
 	if (!HeapTupleIsValid(key_row))
 		return false;			/* cannot happen: the foreign key cascades */
 	d = heap_getattr(key_row, Anum_keys_definition, desc, &isnull);

@@ -68,7 +68,7 @@ FetchSavedQuery(const char *name, SavedQuery *q)
 	HeapTuple	row;
 
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(name));
-	row = AkStoreFetch("saved_queries", 1, &key, &desc);
+	row = AkStoreFetch("saved_queries", AK_STORE_STATEMENT_SNAPSHOT, 1, &key, &desc);
 	if (row == NULL)
 		return false;
 	ReadSavedQuery(row, desc, q);
@@ -225,7 +225,7 @@ ak_readable_saved_queries(PG_FUNCTION_ARGS)
 
 	if (key == NULL && !admin)
 		PG_RETURN_ARRAYTYPE_P(construct_empty_array(TEXTOID));
-	rows = AkStoreScan("saved_queries", &desc);
+	rows = AkStoreScan("saved_queries", AK_STORE_STATEMENT_SNAPSHOT, &desc);
 	names = palloc(sizeof(Datum) * Max(list_length(rows), 1));
 	foreach(lc, rows)
 	{
@@ -284,7 +284,7 @@ ak_refresh_cached_queries(PG_FUNCTION_ARGS)
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 
 	AkRequireNoSessionKey("ak_refresh_cached_queries");
-	rows = AkStoreScan("saved_queries", &desc);
+	rows = AkStoreScan("saved_queries", AK_STORE_STATEMENT_SNAPSHOT, &desc);
 	foreach(lc, rows)
 	{
 		SavedQuery	q;

@@ -281,7 +281,7 @@ AkRequireNoSessionKey(const char *function_name)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for function %s", function_name),
-				 errdetail("Key management is not available while the session presents an access key."),
+				 errdetail("Administrative functions are not available while the session presents an access key."),
 				 errhint("Run administrative functions in a session without access_key.key.")));
 }
 

@@ -14,6 +14,7 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
+#include "utils/snapmgr.h"
 
 #define AK_SCHEMA "access_key"
 
@@ -33,15 +34,18 @@ AkStoreRelid(const char *relname)
 
 /* Scans access_key.<relname> by its primary key; copies up to one or all rows. */
 static List *
-ScanByPrimaryKey(const char *relname, int nkeys, ScanKey keys, bool first_only, TupleDesc *desc)
+ScanByPrimaryKey(const char *relname, AkStoreSnapshot which, int nkeys, ScanKey keys,
+				 bool first_only, TupleDesc *desc)
 {
 	Relation	rel = table_open(AkStoreRelid(relname), AccessShareLock);
 	SysScanDesc scan;
 	HeapTuple	tuple;
 	List	   *rows = NIL;
+	Snapshot	snapshot = NULL;	/* NULL: a fresh one, the relation is no catalog */
 
-	/* NULL snapshot: a fresh one for a relation that is not a catalog. */
-	scan = systable_beginscan(rel, RelationGetPrimaryKeyIndex(rel), true, NULL, nkeys, keys);
+	if (which == AK_STORE_STATEMENT_SNAPSHOT && ActiveSnapshotSet())
+		snapshot = GetActiveSnapshot();
+	scan = systable_beginscan(rel, RelationGetPrimaryKeyIndex(rel), true, snapshot, nkeys, keys);
 	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
 	{
 		rows = lappend(rows, heap_copytuple(tuple));
@@ -55,17 +59,17 @@ ScanByPrimaryKey(const char *relname, int nkeys, ScanKey keys, bool first_only, 
 }
 
 HeapTuple
-AkStoreFetch(const char *relname, int nkeys, ScanKey keys, TupleDesc *desc)
+AkStoreFetch(const char *relname, AkStoreSnapshot snapshot, int nkeys, ScanKey keys, TupleDesc *desc)
 {
-	List	   *rows = ScanByPrimaryKey(relname, nkeys, keys, true, desc);
+	List	   *rows = ScanByPrimaryKey(relname, snapshot, nkeys, keys, true, desc);
 
 	return rows ? (HeapTuple) linitial(rows) : NULL;
 }
 
 List *
-AkStoreScan(const char *relname, TupleDesc *desc)
+AkStoreScan(const char *relname, AkStoreSnapshot snapshot, TupleDesc *desc)
 {
-	return ScanByPrimaryKey(relname, 0, NULL, false, desc);
+	return ScanByPrimaryKey(relname, snapshot, 0, NULL, false, desc);
 }
 
 Datum

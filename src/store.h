@@ -19,15 +19,29 @@
 extern Oid	AkStoreRelid(const char *relname);
 
 /*
+ * Which snapshot a read uses.  Results (saved queries, datasets) are read with
+ * the calling statement's snapshot, so one statement never mixes two
+ * refreshes.  The key store is read with a fresh snapshot: what it reads is
+ * cached across transactions, and an older snapshot could cache a key a
+ * committed revoke has already invalidated.
+ */
+typedef enum AkStoreSnapshot
+{
+	AK_STORE_STATEMENT_SNAPSHOT,
+	AK_STORE_LATEST_SNAPSHOT
+} AkStoreSnapshot;
+
+/*
  * The row of access_key.<relname> whose leading primary key columns equal
  * the nkeys values (ScanKey attribute numbers are index columns, 1-based),
  * copied into the current memory context, or NULL.  *desc gets a copy of the
  * table's descriptor.
  */
-extern HeapTuple AkStoreFetch(const char *relname, int nkeys, ScanKey keys, TupleDesc *desc);
+extern HeapTuple AkStoreFetch(const char *relname, AkStoreSnapshot snapshot,
+							  int nkeys, ScanKey keys, TupleDesc *desc);
 
 /* Every row of access_key.<relname>, copied, in primary key order. */
-extern List *AkStoreScan(const char *relname, TupleDesc *desc);
+extern List *AkStoreScan(const char *relname, AkStoreSnapshot snapshot, TupleDesc *desc);
 
 /* A column of a fetched row by name, or (Datum) 0 with *isnull set. */
 extern Datum AkStoreColumn(HeapTuple tuple, TupleDesc desc, const char *column, bool *isnull);

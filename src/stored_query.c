@@ -102,7 +102,7 @@ AkCheckStoredQuery(const char *sql, List **columns)
 		RejectQuery(psprintf("It contains %d statements.", list_length(raw)));
 	stmt = linitial_node(RawStmt, raw);
 	if (!IsA(stmt->stmt, SelectStmt))
-		RejectQuery(psprintf("It is a %s statement.", CreateCommandName(stmt->stmt)));
+		RejectQuery(psprintf("The statement is %s, not SELECT.", CreateCommandName(stmt->stmt)));
 	select = (SelectStmt *) stmt->stmt;
 	if (select->intoClause)
 		RejectQuery("SELECT INTO creates a table.");
