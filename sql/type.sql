@@ -191,6 +191,8 @@ SELECT pg_temp.check_definition(format('{"name":"%s"}', repeat('é', 257)));
 SELECT pg_temp.check_definition(format('{"name":"x","options":{"queries":{"filters":[{"property_name":"%s","operator":"exists","property_value":true}]}}}', repeat('p', 257)));
 SELECT pg_temp.check_definition(format('{"name":"x","options":{"saved_queries":{"allowed":["%s"]}}}', repeat('q', 257)));
 SELECT pg_temp.check_definition(format('{"name":"x","options":{"writes":{"autofill":{"a":"%s"}}}}', repeat('v', 1024 * 1024)));
+-- ... also when short input prints long (numbers print in full).
+SELECT pg_temp.check_definition('{"name":"bomb","options":{"queries":{"filters":[{"property_name":"a","operator":"in","property_value":[1e131071,1e131071,1e131071,1e131071,1e131071,1e131071,1e131071,1e131071]}]}}}');
 SELECT pg_temp.check_definition(format('{"name":"x","options":{"queries":{"filters":[%s{"property_name":"a","operator":"exists","property_value":true}%s]}}}',
     repeat('{"operator":"or","operands":[', 16), repeat(']}', 16)));
 SELECT pg_temp.check_definition(format('{"name":"x","options":{"queries":{"filters":[%s{"property_name":"a","operator":"exists","property_value":true}%s]}}}',

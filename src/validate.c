@@ -555,5 +555,15 @@ AkDefinitionFromJsonb(Jsonb *jb)
 	SET_VARSIZE(ak, AK_HEADER_SIZE + csize);
 	ak->version = AK_FORMAT_VERSION;
 	memcpy(ak->container, &canonical->root, csize);
+
+	/*
+	 * Numbers print at full precision ("1e131071" has 131,072 digits), so
+	 * the canonical text can outgrow the input: refuse what could not be
+	 * read back (pg_dump would lose it).
+	 */
+	if (strlen(AkDefinitionToCString(ak)) > AK_MAX_DEFINITION_BYTES)
+		AkInvalidDefinition("Write very large or very precise numbers as strings.",
+							"The definition's canonical form is larger than %d bytes.",
+							AK_MAX_DEFINITION_BYTES);
 	return ak;
 }

@@ -62,6 +62,14 @@ like($active_token, qr/^ak_[0-9A-Za-z]{49}$/, 'ak_create_key returned a token fo
 like($revoked_token, qr/^ak_[0-9A-Za-z]{49}$/, 'ak_create_key returned a token for the other key');
 isnt($active_token, $revoked_token, 'the two tokens differ');
 
+# A child key (SPEC §12), inserted directly since only its parent link
+# matters here.  The parent is updated afterwards, so its new row version
+# follows the child's in the table and in the dump: the self-referencing
+# foreign key pg_dump warns about must not stop the restore.
+my $child_id = $node->safe_psql('source_db', qq{
+    INSERT INTO access_key.keys (definition, parent_id)
+    VALUES ('{"name": "Ada child", "permitted": ["queries"]}', '$active_id') RETURNING id});
+
 # An update (so updated_at differs from created_at), then the revoke.
 $node->safe_psql('source_db', "SELECT pg_sleep(0.01); SELECT access_key.ak_update_key('$active_id', \$def\$$seed_definition\$def\$)");
 $node->safe_psql('source_db', "SELECT access_key.ak_revoke_key('$revoked_id')");
@@ -83,7 +91,10 @@ my $source_keys = $node->safe_psql('source_db', $keys_table_sql);
 my $source_tokens = $node->safe_psql('source_db', $tokens_table_sql);
 
 my @listing_rows = split /\n/, $source_listing;
-is(scalar @listing_rows, 2, 'the source database lists two keys');
+is(scalar @listing_rows, 3, 'the source database lists three keys');
+my ($child_row) = grep { /^\Q$child_id\E\|/ } @listing_rows;
+like($child_row, qr/^\Q$child_id\E\|Ada child\|t\|\{queries\}\|.*\|\Q$active_id\E$/,
+	'the child key is listed with its parent');
 my ($revoked_row) = grep { /^\Q$revoked_id\E\|/ } @listing_rows;
 like($revoked_row, qr/^\Q$revoked_id\E\|Babbage Ltd\|f\|\{writes,queries\}\|/,
 	'the revoked key is listed as inactive in the source database');
@@ -117,6 +128,10 @@ for my $row (@token_rows)
 }
 like($plain, qr/\Q$active_id\E/, 'the plain dump holds the active key id');
 like($plain, qr/\Q$revoked_id\E/, 'the plain dump holds the revoked key id');
+my ($keys_copy) = $plain =~ /^(COPY access_key\.keys .*?^\\\.$)/ms;
+ok(defined $keys_copy && index($keys_copy, "\n$child_id\t") >= 0
+	  && index($keys_copy, "\n$child_id\t") < index($keys_copy, "\n$active_id\t"),
+	'the dump lists the child key before its parent');
 
 like($custom, qr/\Q$active_id\E/,
 	'the custom-format dump is uncompressed, so searching it means something');
@@ -197,8 +212,8 @@ is($stdout, "$revoked_id\n$revoked_id\nt", 'and resolves to its key id');
 like($stderr, qr/ERROR:\s+28000: .*\n.*DETAIL:\s+The key has been revoked\./,
 	'after ak_revoke_key the first token gets 28000 "revoked" in the restored database');
 
-# New keys can be created in the restored database (sequences, defaults and
-# grants of the extension are intact) and the source is unaffected.
+# New keys can be created in the restored database (the extension's defaults,
+# functions and triggers are intact) and the source is unaffected.
 is($node->safe_psql('restored_db',
 	q(SELECT count(*) FROM access_key.ak_create_key('{"name": "after restore"}'))),
 	'1', 'a key can be created in the restored database');
