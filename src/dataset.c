@@ -325,31 +325,21 @@ ak_dataset_definition(PG_FUNCTION_ARGS)
 	PG_RETURN_JSONB_P(JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL)));
 }
 
+static bool
+DatasetListable(HeapTuple row, TupleDesc desc, AccessKey key, char **name)
+{
+	Dataset		ds;
+
+	ReadDataset(row, desc, &ds);
+	*name = ds.name;
+	return key != NULL && AkKeyPermits(key, AK_ACTION_DATASETS, ds.name, strlen(ds.name), OP_LIST);
+}
+
 /* ak_visible_datasets(): names this caller may list (operation "list"), as text[]. */
 Datum
 ak_visible_datasets(PG_FUNCTION_ARGS)
 {
-	const AkStoredKey *key = AkSessionKey();
-	bool		admin = key == NULL && AkIsAdmin(DATASET_ADMIN);
-	TupleDesc	desc;
-	List	   *rows;
-	ListCell   *lc;
-	Datum	   *names;
-	int			n = 0;
-
-	if (key == NULL && !admin)
-		PG_RETURN_ARRAYTYPE_P(construct_empty_array(TEXTOID));
-	rows = AkStoreScan("datasets", AK_STORE_STATEMENT_SNAPSHOT, &desc);
-	names = palloc(sizeof(Datum) * Max(list_length(rows), 1));
-	foreach(lc, rows)
-	{
-		Dataset		ds;
-
-		ReadDataset(lfirst(lc), desc, &ds);
-		if (admin || AkKeyPermits(key->definition, AK_ACTION_DATASETS, ds.name, strlen(ds.name), OP_LIST))
-			names[n++] = CStringGetTextDatum(ds.name);
-	}
-	PG_RETURN_ARRAYTYPE_P(construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT));
+	PG_RETURN_ARRAYTYPE_P(AkVisibleNames("datasets", DATASET_ADMIN, DatasetListable));
 }
 
 static bool

@@ -211,33 +211,23 @@ ak_saved_query_result(PG_FUNCTION_ARGS)
 	PG_RETURN_JSONB_P(AkResultObject(AkJsonbArray(rows), false, 0));
 }
 
+/* Whether a key may read this saved query (live or cached, by its kind). */
+static bool
+SavedQueryReadable(HeapTuple row, TupleDesc desc, AccessKey key, char **name)
+{
+	SavedQuery	q;
+
+	ReadSavedQuery(row, desc, &q);
+	*name = q.name;
+	return key != NULL && AkKeyPermits(key, q.cached ? AK_ACTION_CACHED_QUERIES : AK_ACTION_SAVED_QUERIES,
+						q.name, strlen(q.name), -1);
+}
+
 /* ak_readable_saved_queries(): the names this caller may read, as text[]. */
 Datum
 ak_readable_saved_queries(PG_FUNCTION_ARGS)
 {
-	const AkStoredKey *key = AkSessionKey();
-	bool		admin = key == NULL && AkIsAdmin(SAVED_QUERY_ADMIN);
-	TupleDesc	desc;
-	List	   *rows;
-	ListCell   *lc;
-	Datum	   *names;
-	int			n = 0;
-
-	if (key == NULL && !admin)
-		PG_RETURN_ARRAYTYPE_P(construct_empty_array(TEXTOID));
-	rows = AkStoreScan("saved_queries", AK_STORE_STATEMENT_SNAPSHOT, &desc);
-	names = palloc(sizeof(Datum) * Max(list_length(rows), 1));
-	foreach(lc, rows)
-	{
-		SavedQuery	q;
-
-		ReadSavedQuery(lfirst(lc), desc, &q);
-		if (admin ||
-			AkKeyPermits(key->definition, q.cached ? AK_ACTION_CACHED_QUERIES : AK_ACTION_SAVED_QUERIES,
-						 q.name, strlen(q.name), -1))
-			names[n++] = CStringGetTextDatum(q.name);
-	}
-	PG_RETURN_ARRAYTYPE_P(construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT));
+	PG_RETURN_ARRAYTYPE_P(AkVisibleNames("saved_queries", SAVED_QUERY_ADMIN, SavedQueryReadable));
 }
 
 static bool

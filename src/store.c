@@ -13,7 +13,6 @@
 #include "nodes/pg_list.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
-#include "utils/relcache.h"
 #include "utils/snapmgr.h"
 
 #define AK_SCHEMA "access_key"
@@ -38,6 +37,8 @@ ScanByPrimaryKey(const char *relname, AkStoreSnapshot which, int nkeys, ScanKey 
 				 bool first_only, TupleDesc *desc)
 {
 	Relation	rel = table_open(AkStoreRelid(relname), AccessShareLock);
+	/* Named in access_key.sql; RelationGetPrimaryKeyIndex changed in 18. */
+	Oid			pkey = get_relname_relid(psprintf("%s_pkey", relname), RelationGetNamespace(rel));
 	SysScanDesc scan;
 	HeapTuple	tuple;
 	List	   *rows = NIL;
@@ -45,7 +46,9 @@ ScanByPrimaryKey(const char *relname, AkStoreSnapshot which, int nkeys, ScanKey 
 
 	if (which == AK_STORE_STATEMENT_SNAPSHOT && ActiveSnapshotSet())
 		snapshot = GetActiveSnapshot();
-	scan = systable_beginscan(rel, RelationGetPrimaryKeyIndex(rel), true, snapshot, nkeys, keys);
+	if (!OidIsValid(pkey))
+		elog(ERROR, "primary key index of access_key.%s is missing", relname);
+	scan = systable_beginscan(rel, pkey, true, snapshot, nkeys, keys);
 	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
 	{
 		rows = lappend(rows, heap_copytuple(tuple));

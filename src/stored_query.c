@@ -288,6 +288,32 @@ AkCurrentSearchPath(void)
 	return GetConfigOptionByName("search_path", NULL, false);
 }
 
+ArrayType *
+AkVisibleNames(const char *relname, const char *admin_function_signature, AkRowVisible visible)
+{
+	const AkStoredKey *key = AkSessionKey();
+	bool		admin = key == NULL && AkIsAdmin(admin_function_signature);
+	TupleDesc	desc;
+	List	   *rows;
+	ListCell   *lc;
+	Datum	   *names;
+	int			n = 0;
+
+	if (key == NULL && !admin)
+		return construct_empty_array(TEXTOID);
+	rows = AkStoreScan(relname, AK_STORE_STATEMENT_SNAPSHOT, &desc);
+	names = palloc(sizeof(Datum) * Max(list_length(rows), 1));
+	foreach(lc, rows)
+	{
+		char	   *name;
+		bool		ok = visible(lfirst(lc), desc, key ? key->definition : NULL, &name);
+
+		if (admin || ok)
+			names[n++] = CStringGetTextDatum(name);
+	}
+	return construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT);
+}
+
 bool
 AkIsAdmin(const char *admin_function_signature)
 {

@@ -7,7 +7,10 @@
 
 #include "postgres.h"
 
+#include "access/htup.h"
+#include "access/tupdesc.h"
 #include "nodes/pg_list.h"
+#include "utils/array.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
@@ -45,6 +48,16 @@ extern Jsonb *AkResultObject(Jsonb *result, bool has_refreshed_at, TimestampTz r
 
 /* Runs a data-changing statement on the extension's tables as their owner. */
 extern void AkWriteStore(const char *sql, int nargs, Oid *argtypes, Datum *args, const char *nulls);
+
+/*
+ * The names (text[]) of the rows of access_key.<relname> the caller may see:
+ * all of them for an admin (see AkIsAdmin), those `visible` accepts for the
+ * session's key, none otherwise.  `visible` also returns the row's name.
+ */
+typedef bool (*AkRowVisible) (HeapTuple row, TupleDesc desc, struct AccessKeyData *key, char **name);
+/* (key is NULL for an admin; the callback must still set *name.) */
+extern ArrayType *AkVisibleNames(const char *relname, const char *admin_function_signature,
+								 AkRowVisible visible);
 
 /* No key presented and EXECUTE on the named admin function. */
 extern bool AkIsAdmin(const char *admin_function_signature);
