@@ -11,7 +11,9 @@ CREATE ROLE demo_admin;
 CREATE ROLE demo_api;
 GRANT EXECUTE ON FUNCTION access_key.ak_create_key(access_key.access_key, timestamptz),
     access_key.ak_list_keys(text), access_key.ak_revoke_key(uuid),
-    access_key.ak_update_key(uuid, access_key.access_key) TO demo_admin;
+    access_key.ak_update_key(uuid, access_key.access_key),
+    access_key.ak_create_saved_query(text, text, interval), access_key.ak_refresh_cached_queries(),
+    access_key.ak_create_dataset(text, text, text[]), access_key.ak_refresh_dataset(text) TO demo_admin;
 
 -- One events table for every customer, protected by access_key.
 CREATE TABLE events (
@@ -40,9 +42,15 @@ GRANT USAGE ON SEQUENCE events_id_seq TO demo_api;
 SET ROLE demo_admin;
 CREATE TEMP TABLE demo_keys (label text, id uuid, token text);
 INSERT INTO demo_keys SELECT 'Ada dashboard', id, key FROM access_key.ak_create_key('{
-  "name": "Ada Corp dashboard", "permitted": ["queries", "writes"],
+  "name": "Ada Corp dashboard",
+  "permitted": ["queries", "writes", "saved_queries", "cached_queries", "datasets"],
   "options": {"queries": {"filters": [{"property_name": "customer.id", "operator": "eq", "property_value": "ada"}]},
-              "writes":  {"autofill": {"customer": {"id": "ada", "name": "Ada Corp"}}}}}');
+              "writes":  {"autofill": {"customer": {"id": "ada", "name": "Ada Corp"}}},
+              "saved_queries": {"allowed": ["purchases_by_country"],
+                                "filters": [{"property_name": "customer.id", "operator": "eq", "property_value": "ada"}]},
+              "cached_queries": {"allowed": ["platform_totals"]},
+              "datasets": {"operations": ["read", "list", "retrieve"],
+                           "allowed": {"revenue_by_customer": {"index_by": {"customer.id": ["ada"]}}}}}}');
 INSERT INTO demo_keys SELECT 'Babbage read-only', id, key FROM access_key.ak_create_key('{
   "name": "Babbage Ltd analysts", "permitted": ["queries"],
   "options": {"queries": {"filters": [{"property_name": "customer.id", "operator": "eq", "property_value": "babbage"}]}}}');
@@ -130,6 +138,34 @@ BEGIN;
 SELECT access_key.ak_use_key(token) IS NOT NULL AS presenting FROM demo_keys WHERE label = 'Ada dashboard' \g /dev/null
 EXPLAIN (COSTS OFF) SELECT count(*) FROM events;
 COMMIT;
+RESET ROLE;
+
+\echo
+\echo '== Saved queries, a cached query and a dataset, stored by the admin'
+GRANT SELECT ON events TO demo_admin;
+ALTER TABLE events OWNER TO demo_admin;   -- the admin owns the data, so it precomputes across tenants
+SET ROLE demo_admin;
+SELECT access_key.ak_create_saved_query('purchases_by_country',
+    'SELECT properties #>> ''{user,country}'' AS country, count(*) AS purchases, sum((properties ->> ''amount'')::int) AS amount
+     FROM events WHERE properties ->> ''event'' = ''purchase'' GROUP BY 1 ORDER BY 1') \g /dev/null
+SELECT access_key.ak_create_saved_query('platform_totals',
+    'SELECT count(DISTINCT properties #>> ''{customer,id}'') AS customers, count(*) AS events FROM events', '5 minutes') \g /dev/null
+SELECT access_key.ak_create_dataset('revenue_by_customer',
+    'SELECT properties #>> ''{customer,id}'' AS "customer.id", sum((properties ->> ''amount'')::int) AS revenue
+     FROM events WHERE properties ->> ''event'' = ''purchase'' GROUP BY 1', ARRAY['customer.id']) \g /dev/null
+SELECT access_key.ak_refresh_cached_queries() AS cached_queries_refreshed,
+       access_key.ak_refresh_dataset('revenue_by_customer') AS dataset_index_values;
+RESET ROLE;
+SET ROLE demo_api;
+\echo '   ... what the Ada key gets from them (its saved_queries filter keeps it to its own events)'
+SELECT demo_try(token, $q$SELECT (access_key.ak_saved_query_result('purchases_by_country') -> 'result')::text$q$) AS purchases_by_country,
+       demo_try(token, $q$SELECT (access_key.ak_saved_query_result('platform_totals') -> 'result')::text$q$) AS platform_totals_cached,
+       demo_try(token, $q$SELECT (access_key.ak_dataset_results('revenue_by_customer', '{"customer.id": "ada"}') -> 'result')::text$q$) AS own_revenue
+FROM demo_keys WHERE label = 'Ada dashboard';
+\echo '   ... and what it is refused'
+SELECT demo_try(a.token, $q$SELECT (access_key.ak_dataset_results('revenue_by_customer', '{"customer.id": "babbage"}') -> 'result')::text$q$) AS ada_asks_for_babbage_revenue,
+       demo_try(b.token, $q$SELECT (access_key.ak_saved_query_result('purchases_by_country') -> 'result')::text$q$) AS babbage_key_asks_saved_query
+FROM demo_keys AS a, demo_keys AS b WHERE a.label = 'Ada dashboard' AND b.label = 'Babbage read-only';
 RESET ROLE;
 
 \echo
