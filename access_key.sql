@@ -10,6 +10,24 @@
 
 \echo Use "CREATE EXTENSION access_key" to load this file. \quit
 
+-- CREATE EXTENSION reuses an existing schema of this name: refuse one that
+-- somebody else prepared, since objects planted there could shadow ours.
+DO $$
+BEGIN
+    IF (SELECT n.nspowner FROM pg_catalog.pg_namespace AS n WHERE n.nspname OPERATOR(pg_catalog.=) 'access_key')
+           OPERATOR(pg_catalog.<>) (SELECT r.oid FROM pg_catalog.pg_roles AS r WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER)
+       OR EXISTS (SELECT FROM pg_catalog.pg_class AS c WHERE c.relnamespace OPERATOR(pg_catalog.=) 'access_key'::pg_catalog.regnamespace)
+       OR EXISTS (SELECT FROM pg_catalog.pg_proc AS p WHERE p.pronamespace OPERATOR(pg_catalog.=) 'access_key'::pg_catalog.regnamespace)
+       OR EXISTS (SELECT FROM pg_catalog.pg_type AS t WHERE t.typnamespace OPERATOR(pg_catalog.=) 'access_key'::pg_catalog.regnamespace)
+       OR EXISTS (SELECT FROM pg_catalog.pg_operator AS o WHERE o.oprnamespace OPERATOR(pg_catalog.=) 'access_key'::pg_catalog.regnamespace)
+    THEN
+        RAISE EXCEPTION 'schema "access_key" already exists and is not empty or not owned by %', CURRENT_USER
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Drop the schema, or let CREATE EXTENSION access_key create it.';
+    END IF;
+END
+$$;
+
 GRANT USAGE ON SCHEMA access_key TO PUBLIC;
 
 ------------------------------------------------------------------------------
@@ -122,6 +140,10 @@ CREATE TRIGGER keys_changed
 CREATE TRIGGER key_tokens_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON access_key.key_tokens
     FOR EACH STATEMENT EXECUTE FUNCTION access_key.ak_key_store_changed();
+-- Also under session_replication_role = replica (logical replication apply,
+-- pg_restore --disable-triggers): a replicated revoke must still take effect.
+ALTER TABLE access_key.keys ENABLE ALWAYS TRIGGER keys_changed;
+ALTER TABLE access_key.key_tokens ENABLE ALWAYS TRIGGER key_tokens_changed;
 
 -- Internal helpers of the admin functions.
 CREATE FUNCTION access_key.ak_generate_token() RETURNS text
@@ -195,7 +217,7 @@ RETURNS TABLE (id uuid, key text, definition access_key.access_key,
 AS $$
     SELECT access_key.ak_require_no_key('ak_create_key');
     SELECT n.new_id, n.new_token, $1, n.new_created_at, $2
-    FROM access_key.ak_store_new_key($1, $2, NULL) AS n;
+    FROM access_key.ak_store_new_key($1, $2, NULL::uuid) AS n;
 $$;
 COMMENT ON FUNCTION access_key.ak_create_key(access_key.access_key, timestamptz)
     IS 'creates a key and returns its token, the only time the token is visible';
@@ -403,6 +425,13 @@ BEGIN
         RAISE EXCEPTION '% is not a table', collection
             USING ERRCODE = 'wrong_object_type';
     END IF;
+    -- RLS and statement triggers on a parent do not cover direct access to
+    -- its partitions, so partitioning is refused rather than half protected.
+    IF (SELECT c.relkind = 'p' OR c.relispartition FROM pg_class AS c WHERE c.oid = collection) THEN
+        RAISE EXCEPTION 'partitioned tables and partitions cannot be protected yet'
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = format('%s is partitioned or a partition; row-level security on a parent does not cover its partitions.', collection);
+    END IF;
     SELECT a.atttypid INTO column_type
     FROM pg_attribute AS a
     WHERE a.attrelid = collection AND a.attname = properties_column AND a.attnum > 0 AND NOT a.attisdropped;
@@ -476,6 +505,7 @@ CREATE TABLE access_key.saved_queries (
     query text NOT NULL,
     refresh_rate interval,
     search_path text NOT NULL,
+    owner regrole NOT NULL,
     created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     result jsonb,
@@ -495,6 +525,7 @@ CREATE TABLE access_key.datasets (
     query text NOT NULL,
     index_by text[] NOT NULL,
     search_path text NOT NULL,
+    owner regrole NOT NULL,
     created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     refreshed_at timestamptz,
@@ -520,18 +551,19 @@ SELECT pg_catalog.pg_extension_config_dump('access_key.saved_queries', '');
 SELECT pg_catalog.pg_extension_config_dump('access_key.datasets', '');
 SELECT pg_catalog.pg_extension_config_dump('access_key.dataset_results', '');
 
--- Creation is in C: the query is analyzed, and later always runs, with the
--- search_path of the admin who stored it, which a SET clause would hide.
--- Everything these functions run themselves is schema-qualified.
+-- Creation is in C and runs as the calling admin: the query is analyzed with
+-- the caller's rights and search_path (analysis can run type input functions,
+-- so never as the extension owner), and that search_path, resolved, is stored
+-- with it. Only the final write switches to the tables' owner.
 CREATE FUNCTION access_key.ak_create_saved_query(name text, query text, refresh_rate interval DEFAULT NULL)
 RETURNS void
-    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE SECURITY DEFINER;
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION access_key.ak_create_saved_query(text, text, interval)
     IS 'stores a read-only SELECT under a name; with a refresh rate it is a cached query';
 
 CREATE FUNCTION access_key.ak_update_saved_query(name text, query text, refresh_rate interval DEFAULT NULL)
 RETURNS void
-    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE SECURITY DEFINER;
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION access_key.ak_update_saved_query(text, text, interval)
     IS 'replaces a saved query (and drops its cached result)';
 
@@ -570,7 +602,7 @@ AS $$ SELECT pg_catalog.unnest(access_key.ak_readable_saved_queries()) $$;
 COMMENT ON FUNCTION access_key.ak_list_saved_queries() IS 'the saved and cached queries the caller may read';
 
 CREATE FUNCTION access_key.ak_create_dataset(name text, query text, index_by text[]) RETURNS void
-    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE SECURITY DEFINER;
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION access_key.ak_create_dataset(text, text, text[])
     IS 'stores a dataset: a read-only SELECT returning a column per index_by property';
 
@@ -659,7 +691,10 @@ DECLARE
     properties_column text;
 BEGIN
     PERFORM access_key.ak_require_schema_access();
-    SELECT split_part(encode(t.tgargs, 'escape'), '\000', 1) INTO properties_column
+    -- tgargs holds NUL-terminated arguments; the first names the column.
+    SELECT convert_from(substring(t.tgargs FROM 1 FOR position('\x00'::bytea IN t.tgargs) - 1),
+                        pg_catalog.getdatabaseencoding())
+        INTO properties_column
     FROM pg_trigger AS t
     WHERE t.tgrelid = collection AND t.tgname = 'access_key_autofill';
     IF NOT FOUND THEN

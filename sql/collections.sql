@@ -207,6 +207,15 @@ SELECT ak_unprotect('public.typed');
 BEGIN; SELECT ak_use_key(:'acme') IS NOT NULL; SELECT ak_protect('public.typed', 'id'); ROLLBACK;
 SET ROLE regress_ak_app;
 SELECT ak_protect('public.typed');
+-- Partitioned tables are refused: RLS on a parent does not cover its partitions.
+SET ROLE regress_ak_owner;
+CREATE TABLE public.parted (properties jsonb) PARTITION BY LIST ((properties ->> 'k'));
+CREATE TABLE public.parted_a PARTITION OF public.parted FOR VALUES IN ('a');
+SELECT ak_protect('public.parted');
+SELECT ak_protect('public.parted_a');
+DROP TABLE public.parted;
+RESET ROLE;
+
 -- ak_unprotect leaves a table's own policies (and so RLS) in force.
 SET ROLE regress_ak_owner;
 CREATE TABLE public.with_policy (properties jsonb);

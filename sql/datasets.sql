@@ -51,6 +51,9 @@ SELECT pg_temp.new_key('{"name": "partner", "permitted": ["datasets"],
 SELECT pg_temp.new_key('{"name": "both", "permitted": ["datasets"],
     "options": {"datasets": {"allowed": {"my_sensitive_dataset": {}}, "blocked": ["my_sensitive_dataset"]}}}') AS k_both \gset
 SELECT pg_temp.new_key('{"name": "no datasets", "permitted": ["queries"]}') AS k_none \gset
+-- A restriction on a property the dataset is not indexed by (a typo) fails closed.
+SELECT pg_temp.new_key('{"name": "typo", "permitted": ["datasets"],
+    "options": {"datasets": {"allowed": {"daily_by_customer": {"index_by": {"customer_id": ["acme"]}}}}}}') AS k_typo \gset
 
 SET ROLE regress_ak_app;
 CREATE FUNCTION pg_temp.try(token text, call text) RETURNS text LANGUAGE plpgsql AS $$
@@ -78,6 +81,10 @@ FROM (VALUES ('acme', :'k_acme'), ('partner', :'k_partner'), ('both', :'k_both')
              ($$ak_dataset_definition('revenue_by_customer') - 'query'$$)
      ) AS c(call)
 ORDER BY k.label, c.call;
+
+BEGIN; SELECT ak_use_key(:'k_typo') IS NOT NULL;
+SELECT ak_dataset_results('daily_by_customer', '{"customer.id": "globex"}');
+ROLLBACK;
 
 -- Listing needs the "list" operation.
 BEGIN; SELECT ak_use_key(:'k_acme') IS NOT NULL; SELECT * FROM ak_list_datasets(); ROLLBACK;

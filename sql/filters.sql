@@ -119,7 +119,8 @@ SELECT pg_temp.matching('{"property_name": "q\"uote", "operator": "eq", "propert
 -- ISO-8601 forms that parse (and compare in time order) and ones that do not (bytewise).
 SELECT s, pg_temp.matching(format('{"property_name": "a", "operator": "gte", "property_value": %s}', to_json(s))) AS gte
 FROM (VALUES ('2024-01-02T03:04:05.000001Z'), ('2024-01-02t03:04:05z'), ('2024-01-02T03:04'),
-             ('2024-02-30'), ('2024-01-02T25:00:00Z'), ('2024-1-2')) AS t(s);
+             ('2024-02-30'), ('2024-01-02T25:00:00Z'), ('2024-1-2'), ('2024-01-02T08:04:05+05:'),
+             ('2024-01-02T08:04:05+0500')) AS t(s);
 
 -- A pathological regex stays interruptible by statement_timeout.
 SET statement_timeout = '300ms';

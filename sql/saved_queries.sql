@@ -38,6 +38,12 @@ SELECT ak_create_saved_query('x', 'SELECT * FROM public.events WHERE EXISTS (SEL
 SELECT ak_create_saved_query('x', 'SELECT * FROM no_such_table');
 SELECT ak_create_saved_query('x', 'SELEC 1');
 SELECT ak_create_saved_query('x', NULL);
+-- Analysis can run code (a domain's CHECK): it runs as the calling admin.
+CREATE FUNCTION public.report_role(int) RETURNS boolean LANGUAGE plpgsql AS
+    $$BEGIN RAISE NOTICE 'domain check ran as %', current_user; RETURN true; END$$;
+CREATE DOMAIN public.checked_int AS int CHECK (public.report_role(VALUE));
+SELECT ak_create_saved_query('domain_probe', $q$SELECT '{1}'::public.checked_int[] AS v$q$);
+SELECT ak_delete_saved_query('domain_probe');
 RESET ROLE;
 
 -- Keys (SPEC §7 rules for saved and cached queries).
@@ -90,6 +96,18 @@ SELECT ak_saved_query_result('per_customer') -> 'result' AS live_without_filters
 SELECT count(*) AS direct_select_c_only FROM public.events;
 ROLLBACK;
 
+-- Stored SQL resolves names with the search_path it was stored with, and
+-- temporary objects last: a caller's temp view cannot stand in for a table.
+BEGIN;
+SELECT ak_use_key(:'k_allowed') IS NOT NULL;
+CREATE TEMP VIEW events AS SELECT '{"customer": {"id": "stolen"}}'::jsonb AS properties;
+SELECT ak_saved_query_result('per_customer') -> 'result' AS still_the_real_table;
+ROLLBACK;
+-- The filter context cannot be stored in role or database settings either.
+RESET ROLE;
+ALTER ROLE regress_ak_app SET access_key.context = 'saved_queries';
+SET ROLE regress_ak_app;
+
 -- What each key may read.
 BEGIN; SELECT ak_use_key(:'k_allowed') IS NOT NULL; SELECT * FROM ak_list_saved_queries(); ROLLBACK;
 BEGIN; SELECT ak_use_key(:'k_blocked') IS NOT NULL; SELECT * FROM ak_list_saved_queries(); ROLLBACK;
@@ -127,6 +145,19 @@ SELECT ak_create_saved_query('sneaky', 'SELECT public.sneaky() AS x');
 SELECT ak_saved_query_result('sneaky');
 SELECT count(*) AS events_unchanged FROM public.events;
 
+-- Cached results are computed as the role that stored the query, whoever refreshes.
+SELECT ak_create_saved_query('computed_as', 'SELECT current_user AS role', '1 minute');
+RESET ROLE;
+SELECT ak_refresh_cached_queries() >= 1 AS refreshed_by_superuser;
+SELECT ak_saved_query_result('computed_as') -> 'result' AS computed_as;
+SET ROLE regress_ak_owner;
+-- A cancel or statement_timeout stops the refresh instead of becoming a warning.
+SELECT ak_create_saved_query('slow', 'SELECT pg_sleep(10) AS slept', '1 minute');
+SET statement_timeout = '200ms';
+SELECT ak_refresh_cached_queries();
+RESET statement_timeout;
+SELECT ak_delete_saved_query('slow');
+
 -- A cached query that fails is reported and skipped; the others refresh.
 CREATE TABLE public.fragile (x int);
 SELECT ak_create_saved_query('fragile', 'SELECT count(*) AS n FROM fragile', '1 minute');
@@ -163,6 +194,8 @@ SELECT name, query, refresh_rate, search_path FROM access_key.saved_queries ORDE
 -- Clean up.
 DROP TABLE public.events;
 DROP FUNCTION public.sneaky();
+DROP DOMAIN public.checked_int;
+DROP FUNCTION public.report_role(int);
 DELETE FROM access_key.saved_queries;
 DELETE FROM access_key.keys;
 REVOKE CREATE ON SCHEMA public FROM regress_ak_owner;

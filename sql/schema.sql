@@ -60,6 +60,15 @@ SELECT * FROM ak_collections();
 SELECT * FROM ak_schema('public.events') WHERE property_name LIKE 'b%' OR property_name LIKE 'customer%';
 RESET ROLE;
 
+-- Any column name works, even one that needs quoting.
+SET ROLE regress_ak_owner;
+CREATE TABLE public.odd ("propriétés \ ""x""" jsonb);
+INSERT INTO public.odd VALUES ('{"a": 1}');
+SELECT ak_protect('public.odd', 'propriétés \ "x"');
+SELECT * FROM ak_schema('public.odd');
+DROP TABLE public.odd;
+RESET ROLE;
+
 -- Keen's type names, one value each.
 SELECT v AS value, ak_keen_type(p, v::jsonb) AS type
 FROM (VALUES ('a', '"text"'), ('a', '"2026-11-01"'), ('a', '"2026-11-01T10:00:00+02:00"'), ('a', '1.5'),

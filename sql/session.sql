@@ -123,6 +123,19 @@ BEGIN;
 SELECT ak_use_key(:'ada_token') = :'ada_id' AS valid_again;
 ROLLBACK;
 
+-- A revoke applied with triggers disabled for replication still reaches the cache.
+BEGIN; SELECT ak_use_key(:'ada_token') = :'ada_id' AS cached; COMMIT;
+RESET ROLE;
+SET session_replication_role = replica;
+SELECT ak_revoke_key(:'ada_id');
+RESET session_replication_role;
+SET ROLE regress_ak_app;
+SELECT ak_use_key(:'ada_token', false);
+\echo SQLSTATE :SQLSTATE
+RESET ROLE;
+SELECT ak_unrevoke_key(:'ada_id');
+SET ROLE regress_ak_app;
+
 -- Expired.
 RESET ROLE;
 UPDATE access_key.keys SET expires_at = '2020-01-01 00:00:00+00' WHERE id = :'ada_id';

@@ -53,6 +53,13 @@
 #define AkReserveGucPrefix(prefix) EmitWarningsOnPlaceholders(prefix)
 #endif
 
+/* pg_attribute_noreturn() gave way to the pg_noreturn specifier in 18. */
+#if PG_VERSION_NUM >= 180000
+#define AK_NORETURN pg_noreturn
+#else
+#define AK_NORETURN pg_attribute_noreturn()
+#endif
+
 /* Parse analysis with fixed parameters was renamed in 15. */
 #if PG_VERSION_NUM >= 150000
 #define AkParseAnalyze(raw, sql) parse_analyze_fixedparams((raw), (sql), NULL, 0, NULL)

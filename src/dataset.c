@@ -11,6 +11,7 @@
 
 #include "access/stratnum.h"
 #include "catalog/pg_type.h"
+#include "miscadmin.h"
 #include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -37,6 +38,7 @@ typedef struct Dataset
 	char	   *name;
 	char	   *query;
 	char	   *search_path;	/* the one it was stored with */
+	Oid			owner;			/* who stored it; refreshes run as them */
 	ArrayType  *index_by;		/* text[] */
 	bool		refreshed;
 	TimestampTz refreshed_at;
@@ -51,6 +53,7 @@ ReadDataset(HeapTuple row, TupleDesc desc, Dataset *ds)
 	ds->name = TextDatumGetCString(AkStoreColumn(row, desc, "name", &isnull));
 	ds->query = TextDatumGetCString(AkStoreColumn(row, desc, "query", &isnull));
 	ds->search_path = TextDatumGetCString(AkStoreColumn(row, desc, "search_path", &isnull));
+	ds->owner = DatumGetObjectId(AkStoreColumn(row, desc, "owner", &isnull));
 	ds->index_by = DatumGetArrayTypePCopy(AkStoreColumn(row, desc, "index_by", &isnull));
 	d = AkStoreColumn(row, desc, "refreshed_at", &isnull);
 	ds->refreshed = !isnull;
@@ -190,8 +193,8 @@ ak_create_dataset(PG_FUNCTION_ARGS)
 	char	   *query;
 	List	   *columns;
 	Dataset		existing;
-	Oid			types[4] = {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID};
-	Datum		args[4];
+	Oid			types[5] = {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, OIDOID};
+	Datum		args[5];
 
 	AkRequireNoSessionKey("ak_create_dataset");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
@@ -212,8 +215,9 @@ ak_create_dataset(PG_FUNCTION_ARGS)
 	args[1] = CStringGetTextDatum(query);
 	args[2] = PG_GETARG_DATUM(2);
 	args[3] = CStringGetTextDatum(AkCurrentSearchPath());
-	AkWriteStore("INSERT INTO access_key.datasets (name, query, index_by, search_path)"
-				 " VALUES ($1, $2, $3, $4)", 4, types, args, NULL);
+	args[4] = ObjectIdGetDatum(GetUserId());
+	AkWriteStore("INSERT INTO access_key.datasets (name, query, index_by, search_path, owner)"
+				 " VALUES ($1, $2, $3, $4, $5)", 5, types, args, NULL);
 	PG_RETURN_VOID();
 }
 
@@ -242,12 +246,12 @@ ak_refresh_dataset(PG_FUNCTION_ARGS)
 	FetchDataset(name, &ds);
 
 	group_args[0] = PointerGetDatum(ds.index_by);
-	rows = AkRunReadOnly(psprintf("SELECT s.idx, pg_catalog.jsonb_agg(s.r)"
+	rows = AkRunReadOnlyAs(ds.owner, psprintf("SELECT s.idx, pg_catalog.jsonb_agg(s.r)"
 								  " FROM (SELECT (SELECT pg_catalog.jsonb_object_agg(k, t.r OPERATOR(pg_catalog.->) k)"
 								  "               FROM pg_catalog.unnest($1) AS k) AS idx, t.r"
 								  "       FROM (%s) AS t(r)) AS s"
 								  " GROUP BY s.idx", AkRowsAsJsonbSql(ds.query)),
-						 ds.search_path, 1, group_types, group_args, false, 2);
+						   ds.search_path, 1, group_types, group_args, 2);
 
 	ngroups = list_length(rows) / 2;
 	indexes = palloc(sizeof(Datum) * Max(ngroups, 1));
@@ -405,6 +409,31 @@ ak_dataset_results(PG_FUNCTION_ARGS)
 																   name, strlen(name), NULL) : NULL;
 
 		limits = entry ? AkGetMember(entry->val.binary.data, "index_by") : NULL;
+	}
+
+	/*
+	 * A restriction on a property the dataset is not indexed by cannot be
+	 * enforced: refuse rather than ignore it (a typo must not open it up).
+	 */
+	if (limits)
+	{
+		it = JsonbIteratorInit(limits->val.binary.data);
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		{
+			bool		indexed = false;
+
+			if (tok != WJB_KEY)
+				continue;
+			for (int i = 0; i < n; i++)
+				indexed = indexed || (strlen(props[i]) == v.val.string.len &&
+									  memcmp(props[i], v.val.string.val, v.val.string.len) == 0);
+			if (!indexed)
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("permission denied for dataset \"%s\"", name),
+						 errdetail("The access key restricts \"%s\", which the dataset is not indexed by.",
+								   pnstrdup(v.val.string.val, v.val.string.len))));
+		}
 	}
 
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);

@@ -140,8 +140,12 @@ AkParseIsoTimestamp(const char *s, int len, TimestampTz *result)
 			if (!ParseDigits(&p, end, 2, &oh))
 				return false;
 			if (p < end && *p == ':')
+			{
 				p++;
-			if (p < end && !ParseDigits(&p, end, 2, &om))
+				if (!ParseDigits(&p, end, 2, &om))
+					return false;
+			}
+			else if (p < end && !ParseDigits(&p, end, 2, &om))
 				return false;
 			if (oh > 23 || om > 59)
 				return false;
@@ -167,9 +171,18 @@ JsonbNumberToDouble(const JsonbValue *v)
 											  NumericGetDatum(v->val.numeric)));
 }
 
+/* The regex engine allocates outside memory contexts on some versions. */
+static void
+FreeRegex(void *arg)
+{
+	pg_regfree((regex_t *) arg);
+}
+
 static void
 CompileRegex(AkFilter *f)
 {
+	MemoryContextCallback *cleanup;
+
 	pg_wchar   *wide = palloc((f->value.val.string.len + 1) * sizeof(pg_wchar));
 	int			wlen = pg_mb2wchar_with_len(f->value.val.string.val, wide, f->value.val.string.len);
 	int			rc;
@@ -188,6 +201,11 @@ CompileRegex(AkFilter *f)
 				(errcode(ERRCODE_INVALID_REGULAR_EXPRESSION),
 				 errmsg("invalid regular expression in access key filter: %s", message)));
 	}
+	/* Freed with the memory that holds the compiled filters. */
+	cleanup = palloc(sizeof(MemoryContextCallback));
+	cleanup->func = FreeRegex;
+	cleanup->arg = f->regex;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, cleanup);
 }
 
 static void

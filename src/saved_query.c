@@ -16,6 +16,7 @@
 #include "access/stratnum.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -36,9 +37,11 @@ typedef struct SavedQuery
 	char	   *name;
 	char	   *query;
 	char	   *search_path;	/* the one it was stored with */
+	Oid			owner;			/* who stored it; cached results run as them */
 	bool		cached;			/* has a refresh rate */
 	Interval   *refresh_rate;
-	Jsonb	   *result;			/* NULL until first computed */
+	bool		computed;		/* a cached result is stored */
+	Datum		result;			/* jsonb, possibly toasted: detoasted when read */
 	TimestampTz refreshed_at;
 } SavedQuery;
 
@@ -51,11 +54,12 @@ ReadSavedQuery(HeapTuple row, TupleDesc desc, SavedQuery *q)
 	q->name = TextDatumGetCString(AkStoreColumn(row, desc, "name", &isnull));
 	q->query = TextDatumGetCString(AkStoreColumn(row, desc, "query", &isnull));
 	q->search_path = TextDatumGetCString(AkStoreColumn(row, desc, "search_path", &isnull));
+	q->owner = DatumGetObjectId(AkStoreColumn(row, desc, "owner", &isnull));
 	d = AkStoreColumn(row, desc, "refresh_rate", &isnull);
 	q->cached = !isnull;
 	q->refresh_rate = isnull ? NULL : DatumGetIntervalP(d);
-	d = AkStoreColumn(row, desc, "result", &isnull);
-	q->result = isnull ? NULL : DatumGetJsonbPCopy(d);
+	q->result = AkStoreColumn(row, desc, "result", &isnull);
+	q->computed = !isnull;
 	d = AkStoreColumn(row, desc, "refreshed_at", &isnull);
 	q->refreshed_at = isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
 }
@@ -75,8 +79,7 @@ FetchSavedQuery(const char *name, SavedQuery *q)
 	return true;
 }
 
-static void
-pg_attribute_noreturn()
+static AK_NORETURN void
 DenySavedQuery(const char *name, const char *detail)
 {
 	ereport(ERROR,
@@ -110,9 +113,9 @@ StoreSavedQuery(FunctionCallInfo fcinfo, bool create)
 	char	   *query;
 	Interval   *rate;
 	SavedQuery	existing;
-	Oid			types[4] = {TEXTOID, TEXTOID, INTERVALOID, TEXTOID};
-	Datum		args[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
+	Oid			types[5] = {TEXTOID, TEXTOID, INTERVALOID, TEXTOID, OIDOID};
+	Datum		args[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 
 	AkRequireNoSessionKey(function);
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -135,15 +138,16 @@ StoreSavedQuery(FunctionCallInfo fcinfo, bool create)
 	args[2] = rate ? IntervalPGetDatum(rate) : (Datum) 0;
 	nulls[2] = rate ? ' ' : 'n';
 	args[3] = CStringGetTextDatum(AkCurrentSearchPath());
+	args[4] = ObjectIdGetDatum(GetUserId());
 	if (create)
-		AkWriteStore("INSERT INTO access_key.saved_queries (name, query, refresh_rate, search_path)"
-					 " VALUES ($1, $2, $3, $4)", 4, types, args, nulls);
+		AkWriteStore("INSERT INTO access_key.saved_queries (name, query, refresh_rate, search_path, owner)"
+					 " VALUES ($1, $2, $3, $4, $5)", 5, types, args, nulls);
 	else
-		/* A changed query or rate drops the stored result. */
+		/* A changed query or rate drops the stored result; the updater owns it now. */
 		AkWriteStore("UPDATE access_key.saved_queries"
-					 " SET query = $2, refresh_rate = $3, search_path = $4, result = NULL,"
+					 " SET query = $2, refresh_rate = $3, search_path = $4, owner = $5, result = NULL,"
 					 "     refreshed_at = NULL, updated_at = pg_catalog.now()"
-					 " WHERE name OPERATOR(pg_catalog.=) $1", 4, types, args, nulls);
+					 " WHERE name OPERATOR(pg_catalog.=) $1", 5, types, args, nulls);
 }
 
 /* ak_create_saved_query(name, query, refresh_rate): stores a validated SELECT. */
@@ -197,12 +201,12 @@ ak_saved_query_result(PG_FUNCTION_ARGS)
 	{
 		if (!may_read_cache)
 			DenySavedQuery(name, "It is a cached query: the access key needs cached_queries permission for it.");
-		if (q.result == NULL)
+		if (!q.computed)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("cached query \"%s\" has not been computed yet", name),
 					 errhint("An admin computes it with access_key.ak_refresh_cached_queries().")));
-		PG_RETURN_JSONB_P(AkResultObject(q.result, true, q.refreshed_at));
+		PG_RETURN_JSONB_P(AkResultObject(DatumGetJsonbP(q.result), true, q.refreshed_at));
 	}
 
 	if (!may_run)
@@ -237,7 +241,7 @@ RefreshIsDue(const SavedQuery *q, TimestampTz now)
 
 	if (!q->cached)
 		return false;
-	if (q->result == NULL)
+	if (!q->computed)
 		return true;
 	due = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
 												  TimestampTzGetDatum(q->refreshed_at),
@@ -248,7 +252,8 @@ RefreshIsDue(const SavedQuery *q, TimestampTz now)
 static void
 RefreshOne(const SavedQuery *q)
 {
-	List	   *rows = AkRunReadOnly(AkRowsAsJsonbSql(q->query), q->search_path, 0, NULL, NULL, false, 1);
+	List	   *rows = AkRunReadOnlyAs(q->owner, AkRowsAsJsonbSql(q->query), q->search_path,
+									   0, NULL, NULL, 1);
 	Oid			types[2] = {TEXTOID, JSONBOID};
 	Datum		args[2] = {CStringGetTextDatum(q->name), JsonbPGetDatum(AkJsonbArray(rows))};
 
@@ -259,10 +264,11 @@ RefreshOne(const SavedQuery *q)
 }
 
 /*
- * ak_refresh_cached_queries(): computes every cached query that is due, as
- * the calling role, and stores the results.  A query that fails is reported
- * as a warning and left as it was; the others still refresh.  Returns how
- * many were refreshed.
+ * ak_refresh_cached_queries(): computes every cached query that is due, each
+ * as the role that stored it, and stores the results.  A query that fails is
+ * reported as a warning and left as it was; the others still refresh.  A
+ * cancel or statement_timeout stops the whole refresh.  Returns how many
+ * were refreshed.
  */
 Datum
 ak_refresh_cached_queries(PG_FUNCTION_ARGS)
@@ -305,6 +311,8 @@ ak_refresh_cached_queries(PG_FUNCTION_ARGS)
 			RollbackAndReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(caller);
 			CurrentResourceOwner = owner;
+			if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+				ReThrowError(edata);
 			ereport(WARNING,
 					(errcode(edata->sqlerrcode),
 					 errmsg("could not refresh cached query \"%s\": %s", q.name, edata->message),

@@ -50,6 +50,9 @@ static const struct config_enum_entry context_options[] = {
 /* Bumped by every assignment to the setting, so the hot path compares integers. */
 static uint64 key_setting_generation = 1;
 
+/* Bumped by every invalidation of the key tables, to notice one during a lookup. */
+static uint64 key_store_invalidations = 0;
+
 typedef enum CachedKeyState
 {
 	KEY_FOUND,
@@ -95,6 +98,19 @@ CheckKeySetting(char **newval, void **extra, GucSource source)
 	return true;
 }
 
+/* Only the saved-query runner (and superusers' SET) may change the context. */
+static bool
+CheckContextSetting(int *newval, void **extra, GucSource source)
+{
+	if (*newval != AK_CONTEXT_QUERIES && source != PGC_S_SESSION && source != PGC_S_DEFAULT)
+	{
+		GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
+		GUC_check_errmsg("access_key.context can only be changed for the duration of a saved query");
+		return false;
+	}
+	return true;
+}
+
 static void
 AssignKeySetting(const char *newval, void *extra)
 {
@@ -129,7 +145,7 @@ AkDefineSessionSettings(void)
 							 context_options,
 							 PGC_SUSET,
 							 GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE,
-							 NULL, NULL, NULL);
+							 CheckContextSetting, NULL, NULL);
 	DefineCustomIntVariable("access_key.schema_sample_rows",
 							"How many visible rows access_key.ak_schema() reads.",
 							NULL,
@@ -145,7 +161,10 @@ static void
 InvalidateKeyCache(Datum arg, Oid relid)
 {
 	if (!OidIsValid(relid) || AkIsKeyStoreRelation(relid))
+	{
 		cache.valid = false;
+		key_store_invalidations++;
+	}
 }
 
 void
@@ -166,6 +185,7 @@ ResolveSessionKey(void)
 	size_t		len = strlen(key_setting);
 	uint8		hash[AK_TOKEN_HASH_BYTES];
 	MemoryContext old;
+	uint64		invalidations_before = key_store_invalidations;
 
 	/* Same token as before and the key tables unchanged: nothing to do. */
 	if (cache.valid && cache.token && strcmp(cache.token, key_setting) == 0)
@@ -200,11 +220,15 @@ ResolveSessionKey(void)
 	MemoryContextSwitchTo(old);
 
 	cache.generation = key_setting_generation;
-	cache.valid = true;
+
+	/*
+	 * Opening the key tables can process invalidations; if one arrived
+	 * during the lookup, use this answer once but look again next time.
+	 */
+	cache.valid = (key_store_invalidations == invalidations_before);
 }
 
-static void
-pg_attribute_noreturn()
+static AK_NORETURN void
 ReportInvalidKey(const char *detail)
 {
 	ereport(ERROR,

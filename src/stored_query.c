@@ -36,8 +36,7 @@
 #include "utils/regproc.h"
 #include "utils/syscache.h"
 
-static void
-pg_attribute_noreturn()
+static AK_NORETURN void
 RejectQuery(const char *detail)
 {
 	ereport(ERROR,
@@ -84,10 +83,25 @@ StoredQueryErrorCallback(void *arg)
 	errcontext("checking a stored query");
 }
 
+/*
+ * Settings that change how SQL text parses or what it means are pinned to
+ * their defaults whenever stored SQL is analyzed or run, so a caller cannot
+ * make the stored text say something else.
+ */
+static void
+PinParserSettings(void)
+{
+	(void) set_config_option("standard_conforming_strings", "on", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("transform_null_equals", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
 char *
 AkCheckStoredQuery(const char *sql, List **columns)
 {
 	ErrorContextCallback callback = {error_context_stack, StoredQueryErrorCallback, (void *) sql};
+	int			nestlevel = NewGUCNestLevel();
 	List	   *raw;
 	RawStmt    *stmt;
 	SelectStmt *select;
@@ -96,6 +110,7 @@ AkCheckStoredQuery(const char *sql, List **columns)
 	char	   *text;
 	ListCell   *lc;
 
+	PinParserSettings();
 	error_context_stack = &callback;
 	raw = pg_parse_query(sql);
 	if (list_length(raw) != 1)
@@ -116,6 +131,7 @@ AkCheckStoredQuery(const char *sql, List **columns)
 		RejectQuery("It locks rows (FOR UPDATE or FOR SHARE).");
 	RejectExtensionTables((Node *) query, &nsp);
 	error_context_stack = callback.previous;
+	AtEOXact_GUC(true, nestlevel);
 
 	if (columns)
 	{
@@ -155,6 +171,7 @@ AkRunReadOnly(const char *sql, const char *search_path, int nargs, Oid *argtypes
 							 GUC_ACTION_SAVE, true, 0, false);
 	(void) set_config_option("search_path", search_path, PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
+	PinParserSettings();
 	if (saved_queries_context)
 		(void) set_config_option("access_key.context", "saved_queries", PGC_SUSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
@@ -183,6 +200,22 @@ AkRunReadOnly(const char *sql, const char *search_path, int nargs, Oid *argtypes
 	}
 	SPI_finish();
 	AtEOXact_GUC(true, nestlevel);
+	return rows;
+}
+
+List *
+AkRunReadOnlyAs(Oid role, const char *sql, const char *search_path,
+				int nargs, Oid *argtypes, Datum *args, int ncolumns)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	List	   *rows;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(role, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	rows = AkRunReadOnly(sql, search_path, nargs, argtypes, args, false, ncolumns);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
 	return rows;
 }
 
@@ -247,6 +280,7 @@ AkWriteStore(const char *sql, int nargs, Oid *argtypes, Datum *args, const char 
 	int			save_sec_context;
 	HeapTuple	tuple;
 	int			rc;
+	int			nestlevel;
 
 	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(AkStoreRelid("saved_queries")));
 	if (!HeapTupleIsValid(tuple))
@@ -254,6 +288,9 @@ AkWriteStore(const char *sql, int nargs, Oid *argtypes, Datum *args, const char 
 	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
 	ReleaseSysCache(tuple);
 
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
@@ -264,6 +301,7 @@ AkWriteStore(const char *sql, int nargs, Oid *argtypes, Datum *args, const char 
 		elog(ERROR, "writing access_key results failed (SPI result %d)", rc);
 	SPI_finish();
 	SetUserIdAndSecContext(save_userid, save_sec_context);
+	AtEOXact_GUC(true, nestlevel);
 }
 
 void
@@ -282,10 +320,29 @@ AkCheckResourceName(const char *kind, const char *name)
 				 errhint("Names are 1 to %d letters, digits, \"-\" and \"_\".", AK_MAX_NAME_CHARS)));
 }
 
+/*
+ * The schemas the caller's search_path resolves to now ("$user" expanded,
+ * missing schemas dropped), quoted, with pg_temp explicitly last: stored
+ * SQL later resolves names the same way whoever runs it, and a caller's
+ * temporary objects can never stand in for the stored query's tables.
+ */
 char *
 AkCurrentSearchPath(void)
 {
-	return GetConfigOptionByName("search_path", NULL, false);
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, fetch_search_path(false))
+	{
+		char	   *nspname = get_namespace_name(lfirst_oid(lc));
+
+		if (nspname == NULL || isTempNamespace(lfirst_oid(lc)))
+			continue;
+		appendStringInfo(&buf, "%s, ", quote_identifier(nspname));
+	}
+	appendStringInfoString(&buf, "pg_temp");
+	return buf.data;
 }
 
 ArrayType *
@@ -318,10 +375,13 @@ bool
 AkIsAdmin(const char *admin_function_signature)
 {
 	Oid			proc;
+	bool		ok;
 
 	if (AkSessionPresentsKey())
 		return false;
-	proc = DatumGetObjectId(DirectFunctionCall1(to_regprocedure,
-												CStringGetTextDatum(admin_function_signature)));
-	return OidIsValid(proc) && AkProcAclCheck(proc, GetUserId(), ACL_EXECUTE) == ACLCHECK_OK;
+	/* A bad signature here is a bug; a missing function is not an error. */
+	proc = DatumGetObjectId(DirectFunctionCall1(regprocedurein,
+												CStringGetDatum(admin_function_signature)));
+	ok = OidIsValid(proc) && AkProcAclCheck(proc, GetUserId(), ACL_EXECUTE) == ACLCHECK_OK;
+	return ok;
 }

@@ -37,6 +37,14 @@ extern void AkCheckResourceName(const char *kind, const char *name);
 /* The caller's search_path, stored with a query so it always resolves alike. */
 extern char *AkCurrentSearchPath(void);
 
+/*
+ * AkRunReadOnly as another role (the stored query's owner), as a
+ * materialized view refresh runs as the view's owner: cached results and
+ * datasets are computed with their creator's rights, never the refresher's.
+ */
+extern List *AkRunReadOnlyAs(Oid role, const char *sql, const char *search_path,
+							 int nargs, Oid *argtypes, Datum *args, int ncolumns);
+
 /* Wraps a stored query so that each row comes back as one jsonb object. */
 extern char *AkRowsAsJsonbSql(const char *sql);
 

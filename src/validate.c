@@ -250,6 +250,23 @@ CompareJsonbStrings(const void *a, const void *b)
 	return cmp ? cmp : x->val.string.len - y->val.string.len;
 }
 
+/* A string of an array with its position, for finding duplicates by sorting. */
+typedef struct PositionedString
+{
+	JsonbValue	value;
+	int			index;
+} PositionedString;
+
+static int
+ComparePositionedStrings(const void *a, const void *b)
+{
+	const PositionedString *x = a;
+	const PositionedString *y = b;
+	int			cmp = CompareJsonbStrings(&x->value, &y->value);
+
+	return cmp ? cmp : x->index - y->index;
+}
+
 /*
  * Collects the strings of an array member, rejecting non-strings, duplicates
  * and values outside vocabulary[] (or, without one, invalid resource names);
@@ -263,15 +280,19 @@ CollectStringSet(const JsonbValue *array, const char *path, int *count,
 	int			n;
 	JsonbValue *items;
 
+	PositionedString *sorted;
+
 	ExpectType(array, AkIsArray(array), "an array of strings", path);
 	c = array->val.binary.data;
 	n = JsonContainerSize(c);
 	items = palloc(sizeof(JsonbValue) * Max(n, 1));
+	sorted = palloc(sizeof(PositionedString) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
 		JsonbValue *e = getIthJsonbValueFromContainer(c, i);
 		char	   *epath = AkElementPath(path, i);
 
+		CHECK_FOR_INTERRUPTS();
 		ExpectType(e, e->type == jbvString, "a string", epath);
 		if (vocabulary == NULL)
 			ValidateResourceName(e->val.string.val, e->val.string.len, epath);
@@ -279,14 +300,19 @@ CollectStringSet(const JsonbValue *array, const char *path, int *count,
 			AkInvalidDefinition(psprintf("Valid values are: %s.", JoinNames(vocabulary, nvocabulary)),
 								"Member \"%s\" is the unknown value \"%s\".", epath,
 								pnstrdup(e->val.string.val, e->val.string.len));
-		items[i] = *e;
-		for (int j = 0; j < i; j++)
-			if (CompareJsonbStrings(&items[i], &items[j]) == 0)
-				AkInvalidDefinition("Each value may appear once.",
-									"Member \"%s\" repeats \"%s\".", epath,
-									pnstrdup(e->val.string.val, e->val.string.len));
+		sorted[i].value = *e;
+		sorted[i].index = i;
 	}
-	qsort(items, n, sizeof(JsonbValue), CompareJsonbStrings);
+	/* Sorting finds duplicates in n log n; report the later occurrence. */
+	qsort(sorted, n, sizeof(PositionedString), ComparePositionedStrings);
+	for (int i = 0; i < n; i++)
+	{
+		if (i > 0 && CompareJsonbStrings(&sorted[i].value, &sorted[i - 1].value) == 0)
+			AkInvalidDefinition("Each value may appear once.",
+								"Member \"%s\" repeats \"%s\".", AkElementPath(path, sorted[i].index),
+								pnstrdup(sorted[i].value.val.string.val, sorted[i].value.val.string.len));
+		items[i] = sorted[i].value;
+	}
 	*count = n;
 	return items;
 }
