@@ -84,6 +84,7 @@ extern char *AkChildPath(const char *path, const char *member);
 extern char *AkElementPath(const char *path, int index);
 extern void AkValidatePropertyPath(const JsonbValue *v, const char *path);
 extern void AkPushKey(JsonbParseState **state, const char *key);
+extern double AkJsonbNumber(const JsonbValue *v);	/* a jbvNumeric, as double */
 
 /* Filters (filter.c): validates a filter list and pushes its canonical form. */
 extern void AkValidateFilterList(JsonbValue *filters, const char *path,

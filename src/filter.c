@@ -82,13 +82,6 @@ OperatorNames(void)
 	return buf.data;
 }
 
-static double
-NumericToDouble(const JsonbValue *v)
-{
-	return DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
-											  NumericGetDatum(v->val.numeric)));
-}
-
 /* Compiles the regex once to prove it valid; evaluation compiles its own. */
 static void
 ValidateRegex(const JsonbValue *v, const char *path)
@@ -140,7 +133,7 @@ ValidateGeo(JsonbValue *v, const char *path)
 		if (c->type != jbvNumeric)
 			AkInvalidDefinition(hint, "Member \"%s\" must be a number, not %s.",
 								AkElementPath(cpath, i), AkJsonTypeName(c));
-		d = NumericToDouble(c);
+		d = AkJsonbNumber(c);
 		if (d < -limit || d > limit)
 			AkInvalidDefinition(hint, "Member \"%s\": %s must be between %g and %g.",
 								AkElementPath(cpath, i), i == 0 ? "longitude" : "latitude",
@@ -150,7 +143,7 @@ ValidateGeo(JsonbValue *v, const char *path)
 	distance = AkGetMember(v->val.binary.data, "max_distance_miles");
 	if (distance == NULL || distance->type != jbvNumeric)
 		AkInvalidDefinition(hint, "Member \"%s\" must be a number.", dpath);
-	if (!(NumericToDouble(distance) >= 0))
+	if (!(AkJsonbNumber(distance) >= 0))
 		AkInvalidDefinition(NULL, "Member \"%s\" must not be negative.", dpath);
 }
 

@@ -90,6 +90,9 @@ extern bool AkFiltersMatch(const AkFilterList *list, Jsonb *properties);
  */
 extern char *AkFiltersPrefilter(const AkFilterList *list);
 
+/* A JSON array of exactly two numbers, read as [longitude, latitude]. */
+extern bool AkLonLatPair(JsonbContainer *pair, double *lon, double *lat);
+
 /* ISO-8601 timestamps (SPEC §4 ordering); false when s is not one. */
 extern bool AkParseIsoTimestamp(const char *s, int len, TimestampTz *result);
 

@@ -164,13 +164,6 @@ AkParseIsoTimestamp(const char *s, int len, TimestampTz *result)
 
 static void CompileFilter(JsonbValue *filter, AkFilter *out);
 
-static double
-JsonbNumberToDouble(const JsonbValue *v)
-{
-	return DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
-											  NumericGetDatum(v->val.numeric)));
-}
-
 /* The regex engine allocates outside memory contexts on some versions. */
 static void
 FreeRegex(void *arg)
@@ -286,9 +279,9 @@ CompileFilter(JsonbValue *filter, AkFilter *f)
 				JsonbContainer *geo = f->value.val.binary.data;
 				JsonbContainer *coords = AkGetMember(geo, "coordinates")->val.binary.data;
 
-				f->longitude = JsonbNumberToDouble(getIthJsonbValueFromContainer(coords, 0));
-				f->latitude = JsonbNumberToDouble(getIthJsonbValueFromContainer(coords, 1));
-				f->max_miles = JsonbNumberToDouble(AkGetMember(geo, "max_distance_miles"));
+				f->longitude = AkJsonbNumber(getIthJsonbValueFromContainer(coords, 0));
+				f->latitude = AkJsonbNumber(getIthJsonbValueFromContainer(coords, 1));
+				f->max_miles = AkJsonbNumber(AkGetMember(geo, "max_distance_miles"));
 				break;
 			}
 		default:
@@ -477,8 +470,6 @@ static bool
 PointOf(const JsonbValue *v, double *lon, double *lat)
 {
 	JsonbContainer *c;
-	JsonbValue *x;
-	JsonbValue *y;
 
 	if (v->type != jbvBinary)
 		return false;
@@ -491,14 +482,23 @@ PointOf(const JsonbValue *v, double *lon, double *lat)
 			return false;
 		c = coords->val.binary.data;
 	}
+	return AkLonLatPair(c, lon, lat);
+}
+
+bool
+AkLonLatPair(JsonbContainer *c, double *lon, double *lat)
+{
+	JsonbValue *x;
+	JsonbValue *y;
+
 	if (!JsonContainerIsArray(c) || JsonContainerIsScalar(c) || JsonContainerSize(c) != 2)
 		return false;
 	x = getIthJsonbValueFromContainer(c, 0);
 	y = getIthJsonbValueFromContainer(c, 1);
 	if (x->type != jbvNumeric || y->type != jbvNumeric)
 		return false;
-	*lon = JsonbNumberToDouble(x);
-	*lat = JsonbNumberToDouble(y);
+	*lon = AkJsonbNumber(x);
+	*lat = AkJsonbNumber(y);
 	return true;
 }
 

@@ -10,7 +10,6 @@
 #include "stored_query.h"
 
 #include "utils/builtins.h"
-#include "utils/numeric.h"
 
 PG_FUNCTION_INFO_V1(ak_require_schema_access);
 PG_FUNCTION_INFO_V1(ak_keen_type);
@@ -36,20 +35,10 @@ ak_require_schema_access(PG_FUNCTION_ARGS)
 static bool
 IsLonLat(JsonbContainer *c)
 {
-	JsonbValue *lon;
-	JsonbValue *lat;
 	double		x,
 				y;
 
-	if (JsonContainerSize(c) != 2)
-		return false;
-	lon = getIthJsonbValueFromContainer(c, 0);
-	lat = getIthJsonbValueFromContainer(c, 1);
-	if (lon->type != jbvNumeric || lat->type != jbvNumeric)
-		return false;
-	x = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, NumericGetDatum(lon->val.numeric)));
-	y = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, NumericGetDatum(lat->val.numeric)));
-	return x >= -180 && x <= 180 && y >= -90 && y <= 90;
+	return AkLonLatPair(c, &x, &y) && x >= -180 && x <= 180 && y >= -90 && y <= 90;
 }
 
 /*

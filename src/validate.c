@@ -15,6 +15,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/numeric.h"
 
 const char *const ak_action_names[AK_ACTION_COUNT] = {
 	"writes", "queries", "saved_queries", "cached_queries", "datasets", "schema", "keys"
@@ -133,6 +134,13 @@ AkCheckMembers(JsonbContainer *object, const char *path,
 		AkInvalidDefinition(psprintf("Allowed members here are: %s.", JoinNames(allowed, nallowed)),
 							"Unknown member \"%s\".", AkChildPath(path, key));
 	}
+}
+
+double
+AkJsonbNumber(const JsonbValue *v)
+{
+	return DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+											  NumericGetDatum(v->val.numeric)));
 }
 
 void
