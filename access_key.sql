@@ -140,8 +140,9 @@ CREATE TRIGGER keys_changed
 CREATE TRIGGER key_tokens_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON access_key.key_tokens
     FOR EACH STATEMENT EXECUTE FUNCTION access_key.ak_key_store_changed();
--- Also under session_replication_role = replica (logical replication apply,
--- pg_restore --disable-triggers): a replicated revoke must still take effect.
+-- Also under session_replication_role = replica (logical replication apply):
+-- a replicated revoke must still take effect.  (DISABLE TRIGGER ALL, as
+-- pg_restore --disable-triggers does, switches them off all the same.)
 ALTER TABLE access_key.keys ENABLE ALWAYS TRIGGER keys_changed;
 ALTER TABLE access_key.key_tokens ENABLE ALWAYS TRIGGER key_tokens_changed;
 
@@ -586,7 +587,7 @@ COMMENT ON FUNCTION access_key.ak_delete_saved_query(text) IS 'deletes a saved q
 CREATE FUNCTION access_key.ak_refresh_cached_queries() RETURNS integer
     AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION access_key.ak_refresh_cached_queries()
-    IS 'computes, as the calling role, every cached query that is due; returns how many';
+    IS 'computes every cached query that is due, each as the role that stored it; returns how many';
 
 CREATE FUNCTION access_key.ak_saved_query_result(name text) RETURNS jsonb
     AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;
@@ -609,7 +610,7 @@ COMMENT ON FUNCTION access_key.ak_create_dataset(text, text, text[])
 CREATE FUNCTION access_key.ak_refresh_dataset(name text) RETURNS integer
     AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION access_key.ak_refresh_dataset(text)
-    IS 'recomputes a dataset as the calling role and stores its rows per index value; returns how many index values';
+    IS 'recomputes a dataset as the role that stored it and stores its rows per index value; returns how many index values';
 
 CREATE FUNCTION access_key.ak_delete_dataset(name text) RETURNS boolean
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER

@@ -151,6 +151,18 @@ RESET ROLE;
 SELECT ak_refresh_cached_queries() >= 1 AS refreshed_by_superuser;
 SELECT ak_saved_query_result('computed_as') -> 'result' AS computed_as;
 SET ROLE regress_ak_owner;
+-- A query whose owner role was dropped refuses to run rather than run with less.
+RESET ROLE;
+CREATE ROLE regress_ak_gone;
+GRANT EXECUTE ON FUNCTION ak_create_saved_query(text, text, interval) TO regress_ak_gone;
+SET ROLE regress_ak_gone;
+SELECT ak_create_saved_query('orphan', 'SELECT 1 AS one', '1 minute');
+RESET ROLE;
+REVOKE EXECUTE ON FUNCTION ak_create_saved_query(text, text, interval) FROM regress_ak_gone;
+DROP ROLE regress_ak_gone;
+SELECT ak_refresh_cached_queries() AS refreshed_without_orphan;
+SELECT ak_delete_saved_query('orphan');
+SET ROLE regress_ak_owner;
 -- A cancel or statement_timeout stops the refresh instead of becoming a warning.
 SELECT ak_create_saved_query('slow', 'SELECT pg_sleep(10) AS slept', '1 minute');
 SET statement_timeout = '200ms';

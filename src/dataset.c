@@ -222,7 +222,7 @@ ak_create_dataset(PG_FUNCTION_ARGS)
 }
 
 /*
- * ak_refresh_dataset(name): runs the dataset's query as the calling role
+ * ak_refresh_dataset(name): runs the dataset's query as the role that stored it
  * (read-only) and replaces its stored results, grouped per index value, in
  * one transaction.  Returns how many index values it stored.
  */

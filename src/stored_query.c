@@ -211,6 +211,12 @@ AkRunReadOnlyAs(Oid role, const char *sql, const char *search_path,
 	int			save_sec_context;
 	List	   *rows;
 
+	/* Rows store the owner's oid, which no dependency protects from DROP ROLE. */
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(role)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the role that stored this query no longer exists"),
+				 errhint("Store the query again (update it, or delete and create it) as an existing role.")));
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(role, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
