@@ -88,6 +88,16 @@ SHOW access_key.context;
 -- ... and a key cannot switch itself into the saved_queries context.
 SET access_key.context = 'saved_queries';
 ROLLBACK;
+-- The saved_queries context reaches parallel workers (it is a setting): with
+-- parallel plans forced, the workers apply the same filters.
+BEGIN;
+SELECT ak_use_key(:'k_allowed') IS NOT NULL;
+SET LOCAL force_parallel_mode = on;
+SET LOCAL parallel_setup_cost = 0;
+SET LOCAL parallel_tuple_cost = 0;
+SET LOCAL min_parallel_table_scan_size = 0;
+SELECT ak_saved_query_result('per_customer') -> 'result' AS parallel_result;
+ROLLBACK;
 -- A key without saved_queries filters sees, through a live query, what the
 -- context permits: every row (there are no saved_queries filters to apply).
 BEGIN;
