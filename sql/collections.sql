@@ -177,6 +177,14 @@ SELECT ak_filter_values('customer.id') AS customer_ids, ak_filter_values('custom
        ak_filter_values('page') AS page;
 COMMIT;
 SELECT ak_filter_values('customer.id') AS without_key;
+-- Numbers are one value however they are written; several filters intersect.
+RESET ROLE;
+SELECT key AS numbers FROM ak_create_key('{"name": "numbers", "permitted": ["queries"],
+    "options": {"queries": {"filters": [
+        {"property_name": "amount", "operator": "in", "property_value": [1.0, 2, 3.50]},
+        {"property_name": "amount", "operator": "in", "property_value": [1, 3.5, 4]}]}}}') \gset
+SET ROLE regress_ak_app;
+BEGIN; SELECT ak_use_key(:'numbers') IS NOT NULL; SELECT ak_filter_values('amount') AS amounts; COMMIT;
 RESET ROLE;
 
 -- The documented hand-written pattern on a typed column.

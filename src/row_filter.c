@@ -23,6 +23,7 @@
 #include "utils/jsonpath.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 
 PG_FUNCTION_INFO_V1(ak_apply_filters);
 PG_FUNCTION_INFO_V1(ak_apply_filters_definition);
@@ -172,8 +173,8 @@ ScalarText(const JsonbValue *v)
 		case jbvString:
 			return cstring_to_text_with_len(v->val.string.val, v->val.string.len);
 		case jbvNumeric:
-			return cstring_to_text(DatumGetCString(DirectFunctionCall1(numeric_out,
-																	   NumericGetDatum(v->val.numeric))));
+			/* Without trailing zeros, so 1 and 1.0 are one value. */
+			return cstring_to_text(numeric_normalize(v->val.numeric));
 		case jbvBool:
 			return cstring_to_text(v->val.boolean ? "true" : "false");
 		default:
