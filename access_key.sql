@@ -96,7 +96,6 @@ CREATE OPERATOR CLASS access_key.access_key_hash_ops
 -- Key store (SPEC §5): only a BLAKE2b hash of each token is stored.
 ------------------------------------------------------------------------------
 
--- Column order is read by C (src/key_store.h): upgrades only append columns.
 CREATE TABLE access_key.keys (
     id uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
     definition access_key.access_key NOT NULL,

@@ -8,7 +8,6 @@
 #include "key_store.h"
 #include "store.h"
 
-#include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "commands/trigger.h"
 #include "utils/fmgroids.h"
@@ -28,10 +27,10 @@ AkIsKeyStoreRelation(Oid relid)
 }
 
 static TimestampTz
-TimestampOrNoEnd(HeapTuple tuple, int attnum, TupleDesc desc)
+TimestampOrNoEnd(HeapTuple tuple, TupleDesc desc, const char *column)
 {
 	bool		isnull;
-	Datum		d = heap_getattr(tuple, attnum, desc, &isnull);
+	Datum		d = AkStoreColumn(tuple, desc, column, &isnull);
 
 	return isnull ? DT_NOEND : DatumGetTimestampTz(d);
 }
@@ -57,17 +56,17 @@ AkLookupTokenHash(const uint8 *hash, AkStoredKey *key)
 	pfree(hash_datum);
 	if (!HeapTupleIsValid(token_row))
 		return false;
-	key->token_valid_until = TimestampOrNoEnd(token_row, Anum_key_tokens_valid_until, desc);
-	d = heap_getattr(token_row, Anum_key_tokens_key_id, desc, &isnull);
+	key->token_valid_until = TimestampOrNoEnd(token_row, desc, "valid_until");
+	d = AkStoreColumn(token_row, desc, "key_id", &isnull);
 	memcpy(&key->id, DatumGetUUIDP(d), sizeof(pg_uuid_t));
 
 	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(&key->id));
 	key_row = AkStoreFetch("keys", AK_STORE_LATEST_SNAPSHOT, 1, &skey, &desc);
 	if (!HeapTupleIsValid(key_row))
 		return false;			/* cannot happen: the foreign key cascades */
-	d = heap_getattr(key_row, Anum_keys_definition, desc, &isnull);
+	d = AkStoreColumn(key_row, desc, "definition", &isnull);
 	key->definition = DatumGetAccessKey(PointerGetDatum(PG_DETOAST_DATUM_COPY(d)));
-	key->expires_at = TimestampOrNoEnd(key_row, Anum_keys_expires_at, desc);
+	key->expires_at = TimestampOrNoEnd(key_row, desc, "expires_at");
 	return true;
 }
 

@@ -16,14 +16,6 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
-/* Column numbers: upgrade scripts only ever append columns to these tables. */
-#define Anum_keys_id 1
-#define Anum_keys_definition 2
-#define Anum_keys_expires_at 5
-#define Anum_key_tokens_token_hash 1
-#define Anum_key_tokens_key_id 2
-#define Anum_key_tokens_valid_until 4
-
 typedef struct AkStoredKey
 {
 	pg_uuid_t	id;
