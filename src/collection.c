@@ -80,11 +80,10 @@ AutofillOf(AccessKey ak)
 	return (autofill && JsonContainerSize(autofill->val.binary.data) > 0) ? autofill : NULL;
 }
 
-/* properties with the definition's writes.autofill merged in; NULL properties count as {}. */
+/* properties with autofill (from AutofillOf) merged in; NULL properties count as {}. */
 static Jsonb *
-Autofill(AccessKey ak, Jsonb *properties)
+Autofill(JsonbValue *autofill, Jsonb *properties)
 {
-	JsonbValue *autofill = AutofillOf(ak);
 	JsonbParseState *state = NULL;
 
 	if (autofill == NULL)
@@ -105,7 +104,7 @@ ak_autofill(PG_FUNCTION_ARGS)
 {
 	const AkStoredKey *key = AkSessionKey();
 	Jsonb	   *properties = PG_ARGISNULL(0) ? NULL : PG_GETARG_JSONB_P(0);
-	Jsonb	   *result = key ? Autofill(key->definition, properties) : properties;
+	Jsonb	   *result = key ? Autofill(AutofillOf(key->definition), properties) : properties;
 
 	if (result == NULL)
 		PG_RETURN_NULL();
@@ -120,7 +119,7 @@ ak_autofill_definition(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	result = Autofill(PG_GETARG_ACCESS_KEY(0), PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1));
+	result = Autofill(AutofillOf(PG_GETARG_ACCESS_KEY(0)), PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1));
 	if (result == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_JSONB_P(result);
@@ -137,6 +136,7 @@ ak_autofill_trigger(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
 	const AkStoredKey *key;
+	JsonbValue *autofill;
 	TupleDesc	desc;
 	int			attnum;
 	bool		isnull;
@@ -152,7 +152,7 @@ ak_autofill_trigger(PG_FUNCTION_ARGS)
 				 errhint("Use access_key.ak_protect() to set it up.")));
 
 	key = AkSessionKey();
-	if (key == NULL || AutofillOf(key->definition) == NULL ||
+	if (key == NULL || (autofill = AutofillOf(key->definition)) == NULL ||
 		!AkPermitsAction(key->definition, AK_ACTION_WRITES))
 		return PointerGetDatum(td->tg_trigtuple);
 
@@ -166,7 +166,7 @@ ak_autofill_trigger(PG_FUNCTION_ARGS)
 				 errhint("Protect the collection again with access_key.ak_protect().")));
 
 	value = heap_getattr(td->tg_trigtuple, attnum, desc, &isnull);
-	merged = Autofill(key->definition, isnull ? NULL : DatumGetJsonbP(value));
+	merged = Autofill(autofill, isnull ? NULL : DatumGetJsonbP(value));
 	value = JsonbPGetDatum(merged);
 	isnull = false;
 	return PointerGetDatum(heap_modify_tuple_by_cols(td->tg_trigtuple, desc, 1, &attnum, &value, &isnull));
