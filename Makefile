@@ -3,14 +3,19 @@
 # `make test` and `make demo` work on a fresh Debian machine: they install what is
 # missing (scripts/install-deps), build, install and run on throw-away clusters.
 
+# The PostgreSQL major version, set once: packages, binaries and tests follow it.
+PG_MAJOR    ?= 15
+export PG_MAJOR
+
 EXTENSION    = access_key
-EXTVERSION   = 1.0
+EXTVERSION   = 1.1
 MODULE_big   = access_key
-OBJS         = $(patsubst %.c,%.o,$(wildcard src/*.c))
-# The install script is edited in one place; the versioned file is built from it.
-# Upgrade scripts (access_key--A--B.sql) are append-only once released.
+OBJS         = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+# The install script is edited in one place (access_key.sql); the build copies
+# it to the current version's name.  Released scripts — access_key--1.0.sql and
+# every upgrade script access_key--A--B.sql — are never edited again.
 DATA_built   = $(EXTENSION)--$(EXTVERSION).sql
-DATA         = $(filter-out $(DATA_built),$(wildcard $(EXTENSION)--*--*.sql))
+DATA         = $(filter-out $(DATA_built),$(wildcard $(EXTENSION)--*.sql))
 SHLIB_LINK   = -lsodium
 
 TESTS        = $(sort $(wildcard sql/*.sql))
@@ -23,20 +28,21 @@ EXTRA_CLEAN  = output_iso results regression.diffs regression.out tmp_check
 # What `make test` builds with (as pgvector's CI does).
 TEST_CFLAGS  = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare -DUSE_ASSERT_CHECKING
 
-PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
+PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/$(PG_MAJOR)/bin/pg_config) pg_config)
+export PG_CONFIG
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
 else
 # Before the dependencies are installed only the entry points below work.
 all:
-	@echo "postgresql-server-dev is missing: run 'make deps' (or 'make test')" >&2; exit 1
+	@echo "postgresql-server-dev-$(PG_MAJOR) is missing: run 'make deps' (or 'make test')" >&2; exit 1
 endif
 
 $(EXTENSION)--$(EXTVERSION).sql: $(EXTENSION).sql
 	cp $< $@
 
-.PHONY: deps test demo bench check-regress check-isolation
+.PHONY: deps test check-fast demo bench stress check-regress check-isolation
 
 deps:
 	@scripts/install-deps
@@ -47,6 +53,12 @@ test: deps
 	$(MAKE) PG_CFLAGS="$(TEST_CFLAGS)"
 	$(MAKE) install
 	@scripts/run-tests
+
+# The quick loop while developing: no clean build, no TAP.
+check-fast:
+	$(MAKE) PG_CFLAGS="$(TEST_CFLAGS)"
+	$(MAKE) install
+	@scripts/run-tests regress isolation
 
 demo: deps
 	$(MAKE)

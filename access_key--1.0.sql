@@ -1,0 +1,723 @@
+-- access_key: Keen-style access keys enforced by row-level security.
+--
+-- This file is the only place the install script is edited; the build copies
+-- it to access_key--<version>.sql.  Once a version is released its upgrade
+-- script (access_key--A--B.sql) is append-only.
+--
+-- Script security (CVE-2022-2625, CVE-2023-39417): objects are created with
+-- plain CREATE (never OR REPLACE / IF NOT EXISTS), everything called is
+-- schema-qualified, and SQL functions pin search_path.
+
+\echo Use "CREATE EXTENSION access_key" to load this file. \quit
+
+-- CREATE EXTENSION reuses an existing schema of this name: refuse one that
+-- somebody else prepared, since objects planted there could shadow ours.
+DO $$
+BEGIN
+    IF (SELECT n.nspowner FROM pg_catalog.pg_namespace AS n WHERE n.nspname OPERATOR(pg_catalog.=) 'access_key')
+           OPERATOR(pg_catalog.<>) (SELECT r.oid FROM pg_catalog.pg_roles AS r WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER)
+       OR EXISTS (SELECT FROM pg_catalog.pg_class AS c WHERE c.relnamespace OPERATOR(pg_catalog.=) 'access_key'::pg_catalog.regnamespace)
+       OR EXISTS (SELECT FROM pg_catalog.pg_proc AS p WHERE p.pronamespace OPERATOR(pg_catalog.=) 'access_key'::pg_catalog.regnamespace)
+       OR EXISTS (SELECT FROM pg_catalog.pg_type AS t WHERE t.typnamespace OPERATOR(pg_catalog.=) 'access_key'::pg_catalog.regnamespace)
+       OR EXISTS (SELECT FROM pg_catalog.pg_operator AS o WHERE o.oprnamespace OPERATOR(pg_catalog.=) 'access_key'::pg_catalog.regnamespace)
+    THEN
+        RAISE EXCEPTION 'schema "access_key" already exists and is not empty or not owned by %', CURRENT_USER
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Drop the schema, or let CREATE EXTENSION access_key create it.';
+    END IF;
+END
+$$;
+
+GRANT USAGE ON SCHEMA access_key TO PUBLIC;
+
+------------------------------------------------------------------------------
+-- The access_key type (SPEC §3)
+------------------------------------------------------------------------------
+
+CREATE TYPE access_key.access_key;
+
+CREATE FUNCTION access_key.access_key_in(cstring) RETURNS access_key.access_key
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION access_key.access_key_out(access_key.access_key) RETURNS cstring
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION access_key.access_key_recv(internal) RETURNS access_key.access_key
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION access_key.access_key_send(access_key.access_key) RETURNS bytea
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE TYPE access_key.access_key (
+    INPUT = access_key.access_key_in,
+    OUTPUT = access_key.access_key_out,
+    RECEIVE = access_key.access_key_recv,
+    SEND = access_key.access_key_send,
+    INTERNALLENGTH = VARIABLE,
+    ALIGNMENT = int4,
+    STORAGE = extended
+);
+COMMENT ON TYPE access_key.access_key IS 'a validated Keen-style access key definition';
+
+CREATE FUNCTION access_key.access_key_to_jsonb(access_key.access_key) RETURNS jsonb
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION access_key.access_key_from_jsonb(jsonb) RETURNS access_key.access_key
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- Both casts run a function: a WITHOUT FUNCTION cast would skip validation.
+CREATE CAST (access_key.access_key AS jsonb) WITH FUNCTION access_key.access_key_to_jsonb(access_key.access_key);
+CREATE CAST (jsonb AS access_key.access_key) WITH FUNCTION access_key.access_key_from_jsonb(jsonb);
+
+CREATE FUNCTION access_key.access_key_eq(access_key.access_key, access_key.access_key) RETURNS boolean
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION access_key.access_key_ne(access_key.access_key, access_key.access_key) RETURNS boolean
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+
+CREATE OPERATOR access_key.= (
+    LEFTARG = access_key.access_key, RIGHTARG = access_key.access_key,
+    FUNCTION = access_key.access_key_eq,
+    COMMUTATOR = OPERATOR(access_key.=), NEGATOR = OPERATOR(access_key.<>),
+    RESTRICT = eqsel, JOIN = eqjoinsel, HASHES
+);
+CREATE OPERATOR access_key.<> (
+    LEFTARG = access_key.access_key, RIGHTARG = access_key.access_key,
+    FUNCTION = access_key.access_key_ne,
+    COMMUTATOR = OPERATOR(access_key.<>), NEGATOR = OPERATOR(access_key.=),
+    RESTRICT = neqsel, JOIN = neqjoinsel
+);
+
+-- Canonical forms are unique, so hashing the bytes agrees with =: DISTINCT,
+-- GROUP BY, UNION and hash joins work on definitions.
+CREATE FUNCTION access_key.access_key_hash(access_key.access_key) RETURNS integer
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE OPERATOR CLASS access_key.access_key_hash_ops
+    DEFAULT FOR TYPE access_key.access_key USING hash AS
+    OPERATOR 1 access_key.=,
+    FUNCTION 1 access_key.access_key_hash(access_key.access_key);
+
+------------------------------------------------------------------------------
+-- Key store (SPEC §5): only a BLAKE2b hash of each token is stored.
+------------------------------------------------------------------------------
+
+CREATE TABLE access_key.keys (
+    id uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
+    definition access_key.access_key NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    expires_at timestamptz,
+    last_used_at timestamptz,
+    parent_id uuid,
+    CONSTRAINT keys_pkey PRIMARY KEY (id),
+    CONSTRAINT keys_parent_fkey FOREIGN KEY (parent_id)
+        REFERENCES access_key.keys (id) ON DELETE CASCADE
+);
+COMMENT ON TABLE access_key.keys IS 'access keys; tokens are never stored, see key_tokens';
+
+-- One key may have several tokens (rotation keeps the old one for a grace period).
+CREATE TABLE access_key.key_tokens (
+    token_hash bytea NOT NULL,
+    key_id uuid NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    valid_until timestamptz,
+    CONSTRAINT key_tokens_pkey PRIMARY KEY (token_hash),
+    CONSTRAINT key_tokens_hash_length CHECK (pg_catalog.octet_length(token_hash) OPERATOR(pg_catalog.=) 32),
+    CONSTRAINT key_tokens_key_fkey FOREIGN KEY (key_id)
+        REFERENCES access_key.keys (id) ON DELETE CASCADE
+);
+CREATE INDEX key_tokens_key_id_idx ON access_key.key_tokens (key_id);
+COMMENT ON TABLE access_key.key_tokens IS 'BLAKE2b-256 hashes of access key tokens';
+
+REVOKE ALL ON access_key.keys, access_key.key_tokens FROM PUBLIC;
+
+-- pg_dump keeps the rows of extension configuration tables.
+SELECT pg_catalog.pg_extension_config_dump('access_key.keys', '');
+SELECT pg_catalog.pg_extension_config_dump('access_key.key_tokens', '');
+
+-- Every committed change reaches each backend's key cache at its next transaction.
+CREATE FUNCTION access_key.ak_key_store_changed() RETURNS trigger
+    AS 'MODULE_PATHNAME' LANGUAGE C;
+CREATE TRIGGER keys_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON access_key.keys
+    FOR EACH STATEMENT EXECUTE FUNCTION access_key.ak_key_store_changed();
+CREATE TRIGGER key_tokens_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON access_key.key_tokens
+    FOR EACH STATEMENT EXECUTE FUNCTION access_key.ak_key_store_changed();
+-- Also under session_replication_role = replica (logical replication apply):
+-- a replicated revoke must still take effect.  (DISABLE TRIGGER ALL, as
+-- pg_restore --disable-triggers does, switches them off all the same.)
+ALTER TABLE access_key.keys ENABLE ALWAYS TRIGGER keys_changed;
+ALTER TABLE access_key.key_tokens ENABLE ALWAYS TRIGGER key_tokens_changed;
+
+-- Internal helpers of the admin functions.
+CREATE FUNCTION access_key.ak_generate_token() RETURNS text
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;
+CREATE FUNCTION access_key.ak_hash_token(text) RETURNS bytea
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+-- Callable by anyone (it only refuses): ak_protect runs as its caller.
+CREATE FUNCTION access_key.ak_require_no_key(function_name text) RETURNS void
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION access_key.ak_raise_unknown_key(key_id uuid) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF key_id IS NULL THEN
+        RAISE EXCEPTION 'key id must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    RAISE EXCEPTION 'access key % does not exist', key_id
+        USING ERRCODE = 'undefined_object',
+              HINT = 'access_key.ak_list_keys() lists the keys.';
+END
+$$;
+
+CREATE FUNCTION access_key.ak_store_new_key(
+    new_definition access_key.access_key, new_expires_at timestamptz, new_parent_id uuid)
+RETURNS TABLE (new_id uuid, new_token text, new_created_at timestamptz)
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF new_definition IS NULL THEN
+        RAISE EXCEPTION 'key definition must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF new_expires_at IS NOT NULL AND new_expires_at <= now() THEN
+        RAISE EXCEPTION 'expiry time must be in the future'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('expires_at is %s; the current time is %s.', new_expires_at, now());
+    END IF;
+    new_token := access_key.ak_generate_token();
+    INSERT INTO access_key.keys AS k (definition, expires_at, parent_id)
+        VALUES (new_definition, new_expires_at, new_parent_id)
+        RETURNING k.id, k.created_at INTO new_id, new_created_at;
+    INSERT INTO access_key.key_tokens (token_hash, key_id)
+        VALUES (access_key.ak_hash_token(new_token), new_id);
+    RETURN NEXT;
+END
+$$;
+
+REVOKE ALL ON FUNCTION
+    access_key.ak_key_store_changed(),
+    access_key.ak_generate_token(),
+    access_key.ak_hash_token(text),
+    access_key.ak_raise_unknown_key(uuid),
+    access_key.ak_store_new_key(access_key.access_key, timestamptz, uuid)
+FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Key administration (SPEC §5).  EXECUTE on these is the master key: none is
+-- granted to PUBLIC, and each refuses to run while the session presents a key.
+------------------------------------------------------------------------------
+
+CREATE FUNCTION access_key.ak_create_key(
+    definition access_key.access_key, expires_at timestamptz DEFAULT NULL)
+RETURNS TABLE (id uuid, key text, definition access_key.access_key,
+               created_at timestamptz, expires_at timestamptz)
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT access_key.ak_require_no_key('ak_create_key');
+    SELECT n.new_id, n.new_token, $1, n.new_created_at, $2
+    FROM access_key.ak_store_new_key($1, $2, NULL::uuid) AS n;
+$$;
+COMMENT ON FUNCTION access_key.ak_create_key(access_key.access_key, timestamptz)
+    IS 'creates a key and returns its token, the only time the token is visible';
+
+CREATE FUNCTION access_key.ak_get_key(id uuid) RETURNS access_key.access_key
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    found_definition access_key.access_key;
+BEGIN
+    PERFORM access_key.ak_require_no_key('ak_get_key');
+    SELECT k.definition INTO found_definition FROM access_key.keys AS k WHERE k.id = ak_get_key.id;
+    IF NOT FOUND THEN
+        PERFORM access_key.ak_raise_unknown_key(ak_get_key.id);
+    END IF;
+    RETURN found_definition;
+END
+$$;
+COMMENT ON FUNCTION access_key.ak_get_key(uuid) IS 'the definition of a key';
+
+CREATE FUNCTION access_key.ak_list_keys(name text DEFAULT NULL)
+RETURNS TABLE (id uuid, name text, is_active boolean, permitted text[],
+               created_at timestamptz, updated_at timestamptz, expires_at timestamptz,
+               last_used_at timestamptz, parent_id uuid)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT access_key.ak_require_no_key('ak_list_keys');
+    SELECT k.id, d ->> 'name', (d ->> 'is_active')::boolean,
+           ARRAY(SELECT jsonb_array_elements_text(d -> 'permitted')),
+           k.created_at, k.updated_at, k.expires_at, k.last_used_at, k.parent_id
+    FROM access_key.keys AS k, LATERAL (SELECT k.definition::jsonb AS d) AS j
+    WHERE $1 IS NULL OR d ->> 'name' = $1
+    ORDER BY k.created_at, k.id;
+$$;
+COMMENT ON FUNCTION access_key.ak_list_keys(text)
+    IS 'all keys, or those with this exact name; never hashes or tokens';
+
+CREATE FUNCTION access_key.ak_update_key(id uuid, definition access_key.access_key)
+RETURNS access_key.access_key
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM access_key.ak_require_no_key('ak_update_key');
+    IF ak_update_key.definition IS NULL THEN
+        RAISE EXCEPTION 'key definition must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    UPDATE access_key.keys AS k
+        SET definition = ak_update_key.definition, updated_at = now()
+        WHERE k.id = ak_update_key.id;
+    IF NOT FOUND THEN
+        PERFORM access_key.ak_raise_unknown_key(ak_update_key.id);
+    END IF;
+    RETURN ak_update_key.definition;
+END
+$$;
+COMMENT ON FUNCTION access_key.ak_update_key(uuid, access_key.access_key)
+    IS 'replaces the whole definition of a key; its token stays';
+
+CREATE FUNCTION access_key.ak_set_key_active(key_id uuid, active boolean, function_name text)
+RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM access_key.ak_require_no_key(function_name);
+    UPDATE access_key.keys AS k
+        SET definition = jsonb_set(k.definition::jsonb, '{is_active}', to_jsonb(active))::access_key.access_key,
+            updated_at = now()
+        WHERE k.id = key_id;
+    IF NOT FOUND THEN
+        PERFORM access_key.ak_raise_unknown_key(key_id);
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION access_key.ak_set_key_active(uuid, boolean, text) FROM PUBLIC;
+
+CREATE FUNCTION access_key.ak_revoke_key(id uuid) RETURNS void
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$ SELECT access_key.ak_set_key_active($1, false, 'ak_revoke_key') $$;
+COMMENT ON FUNCTION access_key.ak_revoke_key(uuid) IS 'sets is_active to false';
+
+CREATE FUNCTION access_key.ak_unrevoke_key(id uuid) RETURNS void
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$ SELECT access_key.ak_set_key_active($1, true, 'ak_unrevoke_key') $$;
+COMMENT ON FUNCTION access_key.ak_unrevoke_key(uuid) IS 'sets is_active to true';
+
+CREATE FUNCTION access_key.ak_delete_key(id uuid) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM access_key.ak_require_no_key('ak_delete_key');
+    DELETE FROM access_key.keys AS k WHERE k.id = ak_delete_key.id;
+    IF NOT FOUND THEN
+        PERFORM access_key.ak_raise_unknown_key(ak_delete_key.id);
+    END IF;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION access_key.ak_delete_key(uuid) IS 'deletes a key and its tokens permanently';
+
+REVOKE ALL ON FUNCTION
+    access_key.ak_create_key(access_key.access_key, timestamptz),
+    access_key.ak_get_key(uuid),
+    access_key.ak_list_keys(text),
+    access_key.ak_update_key(uuid, access_key.access_key),
+    access_key.ak_revoke_key(uuid),
+    access_key.ak_unrevoke_key(uuid),
+    access_key.ak_delete_key(uuid)
+FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Presenting a key (SPEC §6) and permission checks (SPEC §7)
+------------------------------------------------------------------------------
+
+CREATE FUNCTION access_key.ak_use_key(key text, is_local boolean DEFAULT true) RETURNS uuid
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION access_key.ak_use_key(text, boolean)
+    IS 'validates a token, presents it (sets access_key.key) and returns the key id';
+
+CREATE FUNCTION access_key.ak_current_key_id() RETURNS uuid
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION access_key.ak_current_key_id() IS 'the id of the key this session presents, or NULL';
+
+CREATE FUNCTION access_key.ak_current_key() RETURNS access_key.access_key
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION access_key.ak_current_key() IS 'the definition of the key this session presents, or NULL';
+
+CREATE FUNCTION access_key.ak_permits(action text, resource text DEFAULT NULL, operation text DEFAULT NULL)
+RETURNS boolean
+    AS 'MODULE_PATHNAME', 'ak_permits' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION access_key.ak_permits(text, text, text)
+    IS 'whether the session''s key permits an action (false without a key)';
+
+CREATE FUNCTION access_key.ak_permits(definition access_key.access_key, action text,
+                                      resource text DEFAULT NULL, operation text DEFAULT NULL)
+RETURNS boolean
+    AS 'MODULE_PATHNAME', 'ak_permits_definition' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION access_key.ak_permits(access_key.access_key, text, text, text)
+    IS 'whether a key definition permits an action';
+
+------------------------------------------------------------------------------
+-- Filters and protected event collections (SPEC §4, §8)
+------------------------------------------------------------------------------
+
+CREATE FUNCTION access_key.ak_apply_filters_support(internal) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
+
+-- The jsonpath the index condition added by the support function compares with.
+CREATE FUNCTION access_key.ak_index_prefilter() RETURNS jsonpath
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION access_key.ak_index_prefilter()
+    IS 'a jsonpath every row visible to the session''s key satisfies (for GIN indexes)';
+
+CREATE FUNCTION access_key.ak_apply_filters(properties jsonb) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'ak_apply_filters' LANGUAGE C STABLE PARALLEL SAFE
+    SUPPORT access_key.ak_apply_filters_support;
+COMMENT ON FUNCTION access_key.ak_apply_filters(jsonb)
+    IS 'whether the session''s key may see an event: its context is permitted and the row passes its filters';
+
+CREATE FUNCTION access_key.ak_apply_filters(definition access_key.access_key, properties jsonb,
+                                            context text DEFAULT 'queries') RETURNS boolean
+    AS 'MODULE_PATHNAME', 'ak_apply_filters_definition' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION access_key.ak_apply_filters(access_key.access_key, jsonb, text)
+    IS 'whether a key definition may see an event in a context (queries or saved_queries)';
+
+CREATE FUNCTION access_key.ak_filter_values(property_name text) RETURNS text[]
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION access_key.ak_filter_values(text)
+    IS 'values the session key''s eq/in filters allow for a property (NULL: not filtered)';
+
+CREATE FUNCTION access_key.ak_autofill(properties jsonb) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'ak_autofill' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION access_key.ak_autofill(jsonb)
+    IS 'event properties with the session key''s autofill deep-merged in (autofill wins)';
+
+CREATE FUNCTION access_key.ak_autofill(definition access_key.access_key, properties jsonb) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'ak_autofill_definition' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION access_key.ak_autofill(access_key.access_key, jsonb)
+    IS 'event properties with a definition''s autofill deep-merged in (autofill wins)';
+
+CREATE FUNCTION access_key.ak_autofill_trigger() RETURNS trigger
+    AS 'MODULE_PATHNAME' LANGUAGE C;
+CREATE FUNCTION access_key.ak_forbid_keyed_changes() RETURNS trigger
+    AS 'MODULE_PATHNAME' LANGUAGE C;
+
+-- A protected collection is recorded by its triggers: the autofill trigger's
+-- argument names the properties column, and pg_dump keeps both with the table.
+CREATE FUNCTION access_key.ak_protect(collection regclass, properties_column name DEFAULT 'properties')
+RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    column_type regtype;
+BEGIN
+    PERFORM access_key.ak_require_no_key('ak_protect');
+    IF (SELECT c.relkind FROM pg_class AS c WHERE c.oid = collection) NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '% is not a table', collection
+            USING ERRCODE = 'wrong_object_type';
+    END IF;
+    -- RLS and statement triggers on a parent do not cover direct access to
+    -- its partitions, so partitioning is refused rather than half protected.
+    IF (SELECT c.relkind = 'p' OR c.relispartition FROM pg_class AS c WHERE c.oid = collection) THEN
+        RAISE EXCEPTION 'partitioned tables and partitions cannot be protected yet'
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = format('%s is partitioned or a partition; row-level security on a parent does not cover its partitions.', collection);
+    END IF;
+    SELECT a.atttypid INTO column_type
+    FROM pg_attribute AS a
+    WHERE a.attrelid = collection AND a.attname = properties_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'column "%" of relation % does not exist', properties_column, collection
+            USING ERRCODE = 'undefined_column',
+                  HINT = 'Name the jsonb column holding event properties as the second argument.';
+    END IF;
+    IF column_type <> 'jsonb'::regtype THEN
+        RAISE EXCEPTION 'column "%" of relation % is of type %, not jsonb', properties_column, collection, column_type
+            USING ERRCODE = 'datatype_mismatch';
+    END IF;
+    IF EXISTS (SELECT FROM pg_trigger AS t
+               WHERE t.tgrelid = collection AND t.tgname = 'access_key_autofill') THEN
+        RAISE EXCEPTION 'collection % is already protected', collection
+            USING ERRCODE = 'duplicate_object',
+                  HINT = 'Call access_key.ak_unprotect() first to change its properties column.';
+    END IF;
+
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', collection);
+    EXECUTE format('CREATE POLICY access_key_select ON %s FOR SELECT USING (access_key.ak_apply_filters(%I))',
+                   collection, properties_column);
+    EXECUTE format('CREATE POLICY access_key_insert ON %s FOR INSERT WITH CHECK (access_key.ak_permits(%L))',
+                   collection, 'writes');
+    EXECUTE format('CREATE TRIGGER access_key_autofill BEFORE INSERT ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION access_key.ak_autofill_trigger(%L)',
+                   collection, properties_column);
+    EXECUTE format('CREATE TRIGGER access_key_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON %s '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION access_key.ak_forbid_keyed_changes()',
+                   collection);
+END
+$$;
+COMMENT ON FUNCTION access_key.ak_protect(regclass, name)
+    IS 'makes a table a protected event collection: RLS policies for keys, autofill, append-only';
+
+CREATE FUNCTION access_key.ak_unprotect(collection regclass) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM access_key.ak_require_no_key('ak_unprotect');
+    IF NOT EXISTS (SELECT FROM pg_trigger AS t
+                   WHERE t.tgrelid = collection AND t.tgname = 'access_key_autofill') THEN
+        RAISE EXCEPTION 'collection % is not protected', collection
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    EXECUTE format('DROP TRIGGER access_key_autofill ON %s', collection);
+    EXECUTE format('DROP TRIGGER IF EXISTS access_key_append_only ON %s', collection);
+    EXECUTE format('DROP POLICY IF EXISTS access_key_select ON %s', collection);
+    EXECUTE format('DROP POLICY IF EXISTS access_key_insert ON %s', collection);
+    -- The table's own policies, if any, keep applying.
+    IF NOT EXISTS (SELECT FROM pg_policy AS p WHERE p.polrelid = collection) THEN
+        EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', collection);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION access_key.ak_unprotect(regclass) IS 'undoes ak_protect';
+
+REVOKE ALL ON FUNCTION
+    access_key.ak_protect(regclass, name),
+    access_key.ak_unprotect(regclass)
+FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Saved and cached queries (SPEC §9), datasets (SPEC §10)
+------------------------------------------------------------------------------
+
+-- Names are compared bytewise ("C"): keyed sessions look them up from C.
+CREATE TABLE access_key.saved_queries (
+    name text COLLATE "C" NOT NULL,
+    query text NOT NULL,
+    refresh_rate interval,
+    search_path text NOT NULL,
+    owner regrole NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    result jsonb,
+    refreshed_at timestamptz,
+    CONSTRAINT saved_queries_pkey PRIMARY KEY (name),
+    CONSTRAINT saved_queries_name_check
+        CHECK (name OPERATOR(pg_catalog.~) '^[A-Za-z0-9_-]+$'
+               AND pg_catalog.length(name) OPERATOR(pg_catalog.<=) 256),
+    CONSTRAINT saved_queries_refresh_rate_check
+        CHECK (refresh_rate OPERATOR(pg_catalog.>) '0'::interval)
+);
+COMMENT ON TABLE access_key.saved_queries
+    IS 'saved queries; those with a refresh rate are cached and keep their last result';
+
+CREATE TABLE access_key.datasets (
+    name text COLLATE "C" NOT NULL,
+    query text NOT NULL,
+    index_by text[] NOT NULL,
+    search_path text NOT NULL,
+    owner regrole NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    refreshed_at timestamptz,
+    CONSTRAINT datasets_pkey PRIMARY KEY (name),
+    CONSTRAINT datasets_name_check
+        CHECK (name OPERATOR(pg_catalog.~) '^[A-Za-z0-9_-]+$'
+               AND pg_catalog.length(name) OPERATOR(pg_catalog.<=) 256)
+);
+COMMENT ON TABLE access_key.datasets IS 'datasets: queries precomputed per value of their index_by properties';
+
+CREATE TABLE access_key.dataset_results (
+    dataset text COLLATE "C" NOT NULL,
+    index_values jsonb NOT NULL,
+    rows jsonb NOT NULL,
+    CONSTRAINT dataset_results_pkey PRIMARY KEY (dataset, index_values),
+    CONSTRAINT dataset_results_dataset_fkey FOREIGN KEY (dataset)
+        REFERENCES access_key.datasets (name) ON DELETE CASCADE
+);
+COMMENT ON TABLE access_key.dataset_results IS 'the stored rows of each dataset, per index value';
+
+REVOKE ALL ON access_key.saved_queries, access_key.datasets, access_key.dataset_results FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('access_key.saved_queries', '');
+SELECT pg_catalog.pg_extension_config_dump('access_key.datasets', '');
+SELECT pg_catalog.pg_extension_config_dump('access_key.dataset_results', '');
+
+-- Creation is in C and runs as the calling admin: the query is analyzed with
+-- the caller's rights and search_path (analysis can run type input functions,
+-- so never as the extension owner), and that search_path, resolved, is stored
+-- with it. Only the final write switches to the tables' owner.
+CREATE FUNCTION access_key.ak_create_saved_query(name text, query text, refresh_rate interval DEFAULT NULL)
+RETURNS void
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION access_key.ak_create_saved_query(text, text, interval)
+    IS 'stores a read-only SELECT under a name; with a refresh rate it is a cached query';
+
+CREATE FUNCTION access_key.ak_update_saved_query(name text, query text, refresh_rate interval DEFAULT NULL)
+RETURNS void
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION access_key.ak_update_saved_query(text, text, interval)
+    IS 'replaces a saved query (and drops its cached result)';
+
+CREATE FUNCTION access_key.ak_delete_saved_query(name text) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM access_key.ak_require_no_key('ak_delete_saved_query');
+    DELETE FROM access_key.saved_queries AS s WHERE s.name = ak_delete_saved_query.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'saved query "%" does not exist', ak_delete_saved_query.name
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION access_key.ak_delete_saved_query(text) IS 'deletes a saved query';
+
+CREATE FUNCTION access_key.ak_refresh_cached_queries() RETURNS integer
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION access_key.ak_refresh_cached_queries()
+    IS 'computes every cached query that is due, each as the role that stored it; returns how many';
+
+CREATE FUNCTION access_key.ak_saved_query_result(name text) RETURNS jsonb
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION access_key.ak_saved_query_result(text)
+    IS '{"result": [rows], "refreshed_at": ...} of a saved or cached query the caller may read';
+
+CREATE FUNCTION access_key.ak_readable_saved_queries() RETURNS text[]
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
+CREATE FUNCTION access_key.ak_list_saved_queries() RETURNS SETOF text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$ SELECT pg_catalog.unnest(access_key.ak_readable_saved_queries()) $$;
+COMMENT ON FUNCTION access_key.ak_list_saved_queries() IS 'the saved and cached queries the caller may read';
+
+CREATE FUNCTION access_key.ak_create_dataset(name text, query text, index_by text[]) RETURNS void
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION access_key.ak_create_dataset(text, text, text[])
+    IS 'stores a dataset: a read-only SELECT returning a column per index_by property';
+
+CREATE FUNCTION access_key.ak_refresh_dataset(name text) RETURNS integer
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION access_key.ak_refresh_dataset(text)
+    IS 'recomputes a dataset as the role that stored it and stores its rows per index value; returns how many index values';
+
+CREATE FUNCTION access_key.ak_delete_dataset(name text) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM access_key.ak_require_no_key('ak_delete_dataset');
+    DELETE FROM access_key.datasets AS d WHERE d.name = ak_delete_dataset.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'dataset "%" does not exist', ak_delete_dataset.name
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION access_key.ak_delete_dataset(text) IS 'deletes a dataset and its stored rows';
+
+CREATE FUNCTION access_key.ak_dataset_definition(name text) RETURNS jsonb
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION access_key.ak_dataset_definition(text)
+    IS 'a dataset''s name, query, index_by and refresh time (operation "read")';
+
+CREATE FUNCTION access_key.ak_visible_datasets() RETURNS text[]
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
+CREATE FUNCTION access_key.ak_list_datasets() RETURNS SETOF text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$ SELECT pg_catalog.unnest(access_key.ak_visible_datasets()) $$;
+COMMENT ON FUNCTION access_key.ak_list_datasets() IS 'the datasets the caller may list (operation "list")';
+
+CREATE FUNCTION access_key.ak_dataset_results(name text, index_by jsonb) RETURNS jsonb
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION access_key.ak_dataset_results(text, jsonb)
+    IS '{"result": [rows], "refreshed_at": ...} for one value of each index_by property (operation "retrieve")';
+
+REVOKE ALL ON FUNCTION
+    access_key.ak_create_saved_query(text, text, interval),
+    access_key.ak_update_saved_query(text, text, interval),
+    access_key.ak_delete_saved_query(text),
+    access_key.ak_refresh_cached_queries(),
+    access_key.ak_create_dataset(text, text, text[]),
+    access_key.ak_refresh_dataset(text),
+    access_key.ak_delete_dataset(text)
+FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Schema inspection (SPEC §11)
+------------------------------------------------------------------------------
+
+CREATE FUNCTION access_key.ak_require_schema_access() RETURNS void
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
+CREATE FUNCTION access_key.ak_keen_type(path text, value jsonb) RETURNS text
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION access_key.ak_collections() RETURNS SETOF regclass
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM access_key.ak_require_schema_access();
+    -- Only the collections this role may read: a key learns no other table names.
+    RETURN QUERY
+        SELECT t.tgrelid::regclass
+        FROM pg_trigger AS t
+        WHERE t.tgname = 'access_key_autofill'
+          AND t.tgfoid = 'access_key.ak_autofill_trigger()'::regprocedure
+          AND has_table_privilege(t.tgrelid, 'SELECT')
+        ORDER BY t.tgrelid::regclass::text;
+END
+$$;
+COMMENT ON FUNCTION access_key.ak_collections() IS 'the protected collections this role may read (needs "schema")';
+
+CREATE FUNCTION access_key.ak_schema(collection regclass)
+RETURNS TABLE (property_name text, type text)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    properties_column text;
+BEGIN
+    PERFORM access_key.ak_require_schema_access();
+    -- tgargs holds NUL-terminated arguments; the first names the column.
+    SELECT convert_from(substring(t.tgargs FROM 1 FOR position('\x00'::bytea IN t.tgargs) - 1),
+                        pg_catalog.getdatabaseencoding())
+        INTO properties_column
+    FROM pg_trigger AS t
+    WHERE t.tgrelid = collection AND t.tgname = 'access_key_autofill';
+    IF NOT FOUND THEN
+        RAISE EXCEPTION '% is not a protected collection', collection
+            USING ERRCODE = 'wrong_object_type';
+    END IF;
+    -- Only rows this session can see feed the schema (row-level security
+    -- applies), and at most access_key.schema_sample_rows of them.
+    RETURN QUERY EXECUTE format($sql$
+        WITH RECURSIVE sample AS (
+            SELECT c.%1$I AS p FROM %2$s AS c LIMIT $1
+        ), walk(path, value) AS (
+            SELECT e.key, e.value
+            FROM sample, jsonb_each(CASE WHEN jsonb_typeof(sample.p) = 'object' THEN sample.p ELSE '{}' END) AS e
+            UNION ALL
+            SELECT walk.path || '.' || e.key, e.value
+            FROM walk, jsonb_each(walk.value) AS e
+            WHERE jsonb_typeof(walk.value) = 'object'
+        )
+        SELECT DISTINCT walk.path, access_key.ak_keen_type(walk.path, walk.value)
+        FROM walk ORDER BY 1, 2 $sql$, properties_column, collection)
+        USING current_setting('access_key.schema_sample_rows')::integer;
+END
+$$;
+COMMENT ON FUNCTION access_key.ak_schema(regclass)
+    IS 'property paths and Keen types seen in the rows of a collection this session can see (needs "schema")';
