@@ -5,3 +5,74 @@
 -- database updated with it has exactly the objects of a fresh 1.1 install.
 
 \echo Use "ALTER EXTENSION access_key UPDATE TO '1.1'" to load this file. \quit
+
+------------------------------------------------------------------------------
+-- Least privilege: trigger functions, planner support and the admin guard
+-- are not for PUBLIC.
+------------------------------------------------------------------------------
+
+REVOKE ALL ON FUNCTION
+    access_key.ak_require_no_key(text),
+    access_key.ak_apply_filters_support(internal),
+    access_key.ak_autofill_trigger(),
+    access_key.ak_forbid_keyed_changes()
+FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Protected collections are recorded in a catalog table, not recognised by a
+-- trigger's name; ak_protect and ak_unprotect are C.
+------------------------------------------------------------------------------
+
+CREATE TABLE access_key.collections (
+    collection regclass NOT NULL,
+    properties_column name NOT NULL,
+    protected_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT collections_pkey PRIMARY KEY (collection)
+);
+COMMENT ON TABLE access_key.collections IS 'protected event collections and their properties columns';
+REVOKE ALL ON access_key.collections FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('access_key.collections', '');
+
+-- Dropping a protected table forgets it (see ak_collection_dropped).
+CREATE FUNCTION access_key.ak_collection_dropped() RETURNS event_trigger
+    AS 'MODULE_PATHNAME' LANGUAGE C;
+REVOKE ALL ON FUNCTION access_key.ak_collection_dropped() FROM PUBLIC;
+CREATE EVENT TRIGGER access_key_collection_dropped ON sql_drop
+    EXECUTE FUNCTION access_key.ak_collection_dropped();
+
+-- Every table 1.0's ak_protect set up: its autofill trigger's argument names
+-- the properties column (tgargs holds NUL-terminated arguments).
+INSERT INTO access_key.collections (collection, properties_column)
+SELECT t.tgrelid::pg_catalog.regclass,
+       pg_catalog.convert_from(
+           pg_catalog.substr(t.tgargs, 1,
+               pg_catalog.position(t.tgargs, '\x00'::pg_catalog.bytea) OPERATOR(pg_catalog.-) 1),
+           pg_catalog.getdatabaseencoding())::pg_catalog.name
+FROM pg_catalog.pg_trigger AS t
+WHERE t.tgname OPERATOR(pg_catalog.=) 'access_key_autofill'
+  AND t.tgfoid OPERATOR(pg_catalog.=) 'access_key.ak_autofill_trigger()'::pg_catalog.regprocedure;
+
+-- CREATE OR REPLACE keeps the privileges admins granted on them.
+CREATE OR REPLACE FUNCTION access_key.ak_protect(collection regclass, properties_column name DEFAULT 'properties')
+RETURNS void
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+CREATE OR REPLACE FUNCTION access_key.ak_unprotect(collection regclass) RETURNS void
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+
+------------------------------------------------------------------------------
+-- Listing and schema inspection in C: their internal SQL helpers go.
+------------------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION access_key.ak_list_saved_queries() RETURNS SETOF text
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
+CREATE OR REPLACE FUNCTION access_key.ak_list_datasets() RETURNS SETOF text
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
+CREATE OR REPLACE FUNCTION access_key.ak_collections() RETURNS SETOF regclass
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
+CREATE OR REPLACE FUNCTION access_key.ak_schema(collection regclass)
+RETURNS TABLE (property_name text, type text)
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT;
+DROP FUNCTION access_key.ak_readable_saved_queries();
+DROP FUNCTION access_key.ak_visible_datasets();
+DROP FUNCTION access_key.ak_require_schema_access();
+DROP FUNCTION access_key.ak_keen_type(text, jsonb);

@@ -150,7 +150,6 @@ CREATE FUNCTION access_key.ak_generate_token() RETURNS text
     AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;
 CREATE FUNCTION access_key.ak_hash_token(text) RETURNS bytea
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
--- Callable by anyone (it only refuses): ak_protect runs as its caller.
 CREATE FUNCTION access_key.ak_require_no_key(function_name text) RETURNS void
     AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 
@@ -197,6 +196,7 @@ $$;
 
 REVOKE ALL ON FUNCTION
     access_key.ak_key_store_changed(),
+    access_key.ak_require_no_key(text),
     access_key.ak_generate_token(),
     access_key.ak_hash_token(text),
     access_key.ak_raise_unknown_key(uuid),
@@ -405,89 +405,48 @@ CREATE FUNCTION access_key.ak_autofill(definition access_key.access_key, propert
 COMMENT ON FUNCTION access_key.ak_autofill(access_key.access_key, jsonb)
     IS 'event properties with a definition''s autofill deep-merged in (autofill wins)';
 
+-- Trigger functions of protected collections.  Not executable by PUBLIC:
+-- ak_protect creates the triggers as the extension's owner, and each checks
+-- that it fires on a protected collection before it reads a row.
 CREATE FUNCTION access_key.ak_autofill_trigger() RETURNS trigger
     AS 'MODULE_PATHNAME' LANGUAGE C;
 CREATE FUNCTION access_key.ak_forbid_keyed_changes() RETURNS trigger
     AS 'MODULE_PATHNAME' LANGUAGE C;
+REVOKE ALL ON FUNCTION
+    access_key.ak_apply_filters_support(internal),
+    access_key.ak_autofill_trigger(),
+    access_key.ak_forbid_keyed_changes()
+FROM PUBLIC;
 
--- A protected collection is recorded by its triggers: the autofill trigger's
--- argument names the properties column, and pg_dump keeps both with the table.
+-- The protected collections.  A row exists exactly while ak_protect's
+-- policies and triggers are on the table; the regclass is dumped by name, so
+-- pg_dump and pg_restore keep it pointing at the same table.
+CREATE TABLE access_key.collections (
+    collection regclass NOT NULL,
+    properties_column name NOT NULL,
+    protected_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT collections_pkey PRIMARY KEY (collection)
+);
+COMMENT ON TABLE access_key.collections IS 'protected event collections and their properties columns';
+REVOKE ALL ON access_key.collections FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('access_key.collections', '');
+
+-- Dropping a protected table forgets it (see ak_collection_dropped).
+CREATE FUNCTION access_key.ak_collection_dropped() RETURNS event_trigger
+    AS 'MODULE_PATHNAME' LANGUAGE C;
+REVOKE ALL ON FUNCTION access_key.ak_collection_dropped() FROM PUBLIC;
+CREATE EVENT TRIGGER access_key_collection_dropped ON sql_drop
+    EXECUTE FUNCTION access_key.ak_collection_dropped();
+
+-- The caller must own the table; see src/collection.c for what is created.
 CREATE FUNCTION access_key.ak_protect(collection regclass, properties_column name DEFAULT 'properties')
 RETURNS void
-    LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    column_type regtype;
-BEGIN
-    PERFORM access_key.ak_require_no_key('ak_protect');
-    IF (SELECT c.relkind FROM pg_class AS c WHERE c.oid = collection) NOT IN ('r', 'p') THEN
-        RAISE EXCEPTION '% is not a table', collection
-            USING ERRCODE = 'wrong_object_type';
-    END IF;
-    -- RLS and statement triggers on a parent do not cover direct access to
-    -- its partitions, so partitioning is refused rather than half protected.
-    IF (SELECT c.relkind = 'p' OR c.relispartition FROM pg_class AS c WHERE c.oid = collection) THEN
-        RAISE EXCEPTION 'partitioned tables and partitions cannot be protected yet'
-            USING ERRCODE = 'feature_not_supported',
-                  DETAIL = format('%s is partitioned or a partition; row-level security on a parent does not cover its partitions.', collection);
-    END IF;
-    SELECT a.atttypid INTO column_type
-    FROM pg_attribute AS a
-    WHERE a.attrelid = collection AND a.attname = properties_column AND a.attnum > 0 AND NOT a.attisdropped;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'column "%" of relation % does not exist', properties_column, collection
-            USING ERRCODE = 'undefined_column',
-                  HINT = 'Name the jsonb column holding event properties as the second argument.';
-    END IF;
-    IF column_type <> 'jsonb'::regtype THEN
-        RAISE EXCEPTION 'column "%" of relation % is of type %, not jsonb', properties_column, collection, column_type
-            USING ERRCODE = 'datatype_mismatch';
-    END IF;
-    IF EXISTS (SELECT FROM pg_trigger AS t
-               WHERE t.tgrelid = collection AND t.tgname = 'access_key_autofill') THEN
-        RAISE EXCEPTION 'collection % is already protected', collection
-            USING ERRCODE = 'duplicate_object',
-                  HINT = 'Call access_key.ak_unprotect() first to change its properties column.';
-    END IF;
-
-    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', collection);
-    EXECUTE format('CREATE POLICY access_key_select ON %s FOR SELECT USING (access_key.ak_apply_filters(%I))',
-                   collection, properties_column);
-    EXECUTE format('CREATE POLICY access_key_insert ON %s FOR INSERT WITH CHECK (access_key.ak_permits(%L))',
-                   collection, 'writes');
-    EXECUTE format('CREATE TRIGGER access_key_autofill BEFORE INSERT ON %s '
-                   'FOR EACH ROW EXECUTE FUNCTION access_key.ak_autofill_trigger(%L)',
-                   collection, properties_column);
-    EXECUTE format('CREATE TRIGGER access_key_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON %s '
-                   'FOR EACH STATEMENT EXECUTE FUNCTION access_key.ak_forbid_keyed_changes()',
-                   collection);
-END
-$$;
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION access_key.ak_protect(regclass, name)
     IS 'makes a table a protected event collection: RLS policies for keys, autofill, append-only';
 
 CREATE FUNCTION access_key.ak_unprotect(collection regclass) RETURNS void
-    LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    PERFORM access_key.ak_require_no_key('ak_unprotect');
-    IF NOT EXISTS (SELECT FROM pg_trigger AS t
-                   WHERE t.tgrelid = collection AND t.tgname = 'access_key_autofill') THEN
-        RAISE EXCEPTION 'collection % is not protected', collection
-            USING ERRCODE = 'undefined_object';
-    END IF;
-    EXECUTE format('DROP TRIGGER access_key_autofill ON %s', collection);
-    EXECUTE format('DROP TRIGGER IF EXISTS access_key_append_only ON %s', collection);
-    EXECUTE format('DROP POLICY IF EXISTS access_key_select ON %s', collection);
-    EXECUTE format('DROP POLICY IF EXISTS access_key_insert ON %s', collection);
-    -- The table's own policies, if any, keep applying.
-    IF NOT EXISTS (SELECT FROM pg_policy AS p WHERE p.polrelid = collection) THEN
-        EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', collection);
-    END IF;
-END
-$$;
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION access_key.ak_unprotect(regclass) IS 'undoes ak_protect';
 
 REVOKE ALL ON FUNCTION
@@ -593,12 +552,8 @@ CREATE FUNCTION access_key.ak_saved_query_result(name text) RETURNS jsonb
 COMMENT ON FUNCTION access_key.ak_saved_query_result(text)
     IS '{"result": [rows], "refreshed_at": ...} of a saved or cached query the caller may read';
 
-CREATE FUNCTION access_key.ak_readable_saved_queries() RETURNS text[]
-    AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
 CREATE FUNCTION access_key.ak_list_saved_queries() RETURNS SETOF text
-    LANGUAGE sql STABLE
-    SET search_path = pg_catalog, pg_temp
-AS $$ SELECT pg_catalog.unnest(access_key.ak_readable_saved_queries()) $$;
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
 COMMENT ON FUNCTION access_key.ak_list_saved_queries() IS 'the saved and cached queries the caller may read';
 
 CREATE FUNCTION access_key.ak_create_dataset(name text, query text, index_by text[]) RETURNS void
@@ -632,12 +587,8 @@ CREATE FUNCTION access_key.ak_dataset_definition(name text) RETURNS jsonb
 COMMENT ON FUNCTION access_key.ak_dataset_definition(text)
     IS 'a dataset''s name, query, index_by and refresh time (operation "read")';
 
-CREATE FUNCTION access_key.ak_visible_datasets() RETURNS text[]
-    AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
 CREATE FUNCTION access_key.ak_list_datasets() RETURNS SETOF text
-    LANGUAGE sql STABLE
-    SET search_path = pg_catalog, pg_temp
-AS $$ SELECT pg_catalog.unnest(access_key.ak_visible_datasets()) $$;
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
 COMMENT ON FUNCTION access_key.ak_list_datasets() IS 'the datasets the caller may list (operation "list")';
 
 CREATE FUNCTION access_key.ak_dataset_results(name text, index_by jsonb) RETURNS jsonb
@@ -659,65 +610,12 @@ FROM PUBLIC;
 -- Schema inspection (SPEC §11)
 ------------------------------------------------------------------------------
 
-CREATE FUNCTION access_key.ak_require_schema_access() RETURNS void
-    AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
-CREATE FUNCTION access_key.ak_keen_type(path text, value jsonb) RETURNS text
-    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-
 CREATE FUNCTION access_key.ak_collections() RETURNS SETOF regclass
-    LANGUAGE plpgsql STABLE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    PERFORM access_key.ak_require_schema_access();
-    -- Only the collections this role may read: a key learns no other table names.
-    RETURN QUERY
-        SELECT t.tgrelid::regclass
-        FROM pg_trigger AS t
-        WHERE t.tgname = 'access_key_autofill'
-          AND t.tgfoid = 'access_key.ak_autofill_trigger()'::regprocedure
-          AND has_table_privilege(t.tgrelid, 'SELECT')
-        ORDER BY t.tgrelid::regclass::text;
-END
-$$;
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
 COMMENT ON FUNCTION access_key.ak_collections() IS 'the protected collections this role may read (needs "schema")';
 
 CREATE FUNCTION access_key.ak_schema(collection regclass)
 RETURNS TABLE (property_name text, type text)
-    LANGUAGE plpgsql STABLE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    properties_column text;
-BEGIN
-    PERFORM access_key.ak_require_schema_access();
-    -- tgargs holds NUL-terminated arguments; the first names the column.
-    SELECT convert_from(substring(t.tgargs FROM 1 FOR position('\x00'::bytea IN t.tgargs) - 1),
-                        pg_catalog.getdatabaseencoding())
-        INTO properties_column
-    FROM pg_trigger AS t
-    WHERE t.tgrelid = collection AND t.tgname = 'access_key_autofill';
-    IF NOT FOUND THEN
-        RAISE EXCEPTION '% is not a protected collection', collection
-            USING ERRCODE = 'wrong_object_type';
-    END IF;
-    -- Only rows this session can see feed the schema (row-level security
-    -- applies), and at most access_key.schema_sample_rows of them.
-    RETURN QUERY EXECUTE format($sql$
-        WITH RECURSIVE sample AS (
-            SELECT c.%1$I AS p FROM %2$s AS c LIMIT $1
-        ), walk(path, value) AS (
-            SELECT e.key, e.value
-            FROM sample, jsonb_each(CASE WHEN jsonb_typeof(sample.p) = 'object' THEN sample.p ELSE '{}' END) AS e
-            UNION ALL
-            SELECT walk.path || '.' || e.key, e.value
-            FROM walk, jsonb_each(walk.value) AS e
-            WHERE jsonb_typeof(walk.value) = 'object'
-        )
-        SELECT DISTINCT walk.path, access_key.ak_keen_type(walk.path, walk.value)
-        FROM walk ORDER BY 1, 2 $sql$, properties_column, collection)
-        USING current_setting('access_key.schema_sample_rows')::integer;
-END
-$$;
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT;
 COMMENT ON FUNCTION access_key.ak_schema(regclass)
     IS 'property paths and Keen types seen in the rows of a collection this session can see (needs "schema")';

@@ -5,8 +5,12 @@
 
 #include <sodium.h>
 
-#include "fmgr.h"
+#include "compat.h"
+#include "schema.h"
 #include "session.h"
+
+#include "fmgr.h"
+#include "utils/guc.h"
 
 PG_MODULE_MAGIC;
 
@@ -22,4 +26,6 @@ _PG_init(void)
 				 errmsg("could not initialize libsodium")));
 	AkDefineSessionSettings();
 	AkRegisterCacheInvalidation();
+	AkSchemaInit();
+	AkReserveGucPrefix("access_key");
 }

@@ -4,20 +4,41 @@
  */
 #include "postgres.h"
 
+#include "collection.h"
 #include "compat.h"
 #include "session.h"
+#include "store.h"
+#include "stored_query.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/partition.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_policy.h"
+#include "catalog/pg_type.h"
+#include "commands/event_trigger.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
+#include "utils/syscache.h"
 
 PG_FUNCTION_INFO_V1(ak_autofill);
 PG_FUNCTION_INFO_V1(ak_autofill_definition);
 PG_FUNCTION_INFO_V1(ak_autofill_trigger);
 PG_FUNCTION_INFO_V1(ak_forbid_keyed_changes);
+PG_FUNCTION_INFO_V1(ak_protect);
+PG_FUNCTION_INFO_V1(ak_unprotect);
+PG_FUNCTION_INFO_V1(ak_collection_dropped);
 
 /*
  * Pushes base deep-merged with overlay: members of both that are objects
@@ -125,6 +146,130 @@ ak_autofill_definition(PG_FUNCTION_ARGS)
 	PG_RETURN_JSONB_P(result);
 }
 
+/* ---------- the collections catalog ---------- */
+
+AkCollectionLookup
+AkLookupCollection(Oid relid, char **properties_column)
+{
+	Oid			catalog = AkStoreRelidIfExists("collections");
+	ScanKeyData key;
+	TupleDesc	desc;
+	HeapTuple	row;
+	bool		isnull;
+
+	if (!OidIsValid(catalog))
+		return AK_COLLECTION_NO_CATALOG;
+	if (get_rel_relispartition(relid))
+		relid = llast_oid(get_partition_ancestors(relid));
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	row = AkStoreFetch("collections", AK_STORE_LATEST_SNAPSHOT, 1, &key, &desc);
+	if (row == NULL)
+		return AK_COLLECTION_NOT_REGISTERED;
+	if (properties_column)
+		*properties_column = pstrdup(NameStr(*DatumGetName(AkStoreColumn(row, desc, "properties_column",
+																		  &isnull))));
+	return AK_COLLECTION_REGISTERED;
+}
+
+List *
+AkCollectionRelids(void)
+{
+	TupleDesc	desc;
+	List	   *rows = AkStoreScan("collections", AK_STORE_STATEMENT_SNAPSHOT, &desc);
+	List	   *relids = NIL;
+	ListCell   *lc;
+	bool		isnull;
+
+	foreach(lc, rows)
+		relids = lappend_oid(relids, DatumGetObjectId(AkStoreColumn(lfirst(lc), desc, "collection", &isnull)));
+	return relids;
+}
+
+static AK_NORETURN void
+TriggerMisused(const char *function, const char *problem)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+			 errmsg("%s %s", function, problem),
+			 errhint("Only access_key.ak_protect() sets up the triggers of a protected collection.")));
+}
+
+/* The properties column an autofill trigger call may write, checked once per statement. */
+typedef struct AutofillTarget
+{
+	Oid			relid;
+	int			attnum;
+} AutofillTarget;
+
+/*
+ * Everything ak_autofill_trigger() is told is checked before it reads the
+ * row: whoever may create a trigger can point it at any table and column,
+ * and reading a non-jsonb datum as jsonb reads arbitrary memory.
+ */
+static const AutofillTarget *
+CheckAutofillCall(FunctionCallInfo fcinfo)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	AutofillTarget *target = fcinfo->flinfo->fn_extra;
+	Relation	rel;
+	TupleDesc	desc;
+	const char *column;
+	char	   *registered = NULL;
+	Form_pg_attribute att;
+	int			attnum;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		TriggerMisused("ak_autofill_trigger()", "must be called as a trigger");
+	if (!TRIGGER_FIRED_BEFORE(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
+		!TRIGGER_FIRED_BY_INSERT(td->tg_event))
+		TriggerMisused("ak_autofill_trigger()", "must be fired BEFORE INSERT FOR EACH ROW");
+	rel = td->tg_relation;
+	if (target && target->relid == RelationGetRelid(rel))
+		return target;
+
+	if (td->tg_trigger->tgnargs != 1)
+		TriggerMisused("ak_autofill_trigger()", "takes exactly one argument, the properties column");
+	column = td->tg_trigger->tgargs[0];
+	switch (AkLookupCollection(RelationGetRelid(rel), &registered))
+	{
+		case AK_COLLECTION_NOT_REGISTERED:
+			TriggerMisused("ak_autofill_trigger()",
+						   psprintf("fired on table \"%s\", which is not a protected collection",
+									RelationGetRelationName(rel)));
+			break;
+		case AK_COLLECTION_REGISTERED:
+			if (strcmp(registered, column) != 0)
+				TriggerMisused("ak_autofill_trigger()",
+							   psprintf("names column \"%s\", but the properties column of \"%s\" is \"%s\"",
+										column, RelationGetRelationName(rel), registered));
+			break;
+		case AK_COLLECTION_NO_CATALOG:
+			break;				/* 1.0 has no catalog; the column checks below still apply */
+	}
+
+	desc = RelationGetDescr(rel);
+	attnum = SPI_fnumber(desc, column);
+	if (attnum <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of relation \"%s\" does not exist",
+						column, RelationGetRelationName(rel)),
+				 errhint("Protect the collection again with access_key.ak_protect().")));
+	att = TupleDescAttr(desc, attnum - 1);
+	if (att->atttypid != JSONBOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" of relation \"%s\" is of type %s, not jsonb",
+						column, RelationGetRelationName(rel), format_type_be(att->atttypid)),
+				 errhint("Autofill writes event properties, which are jsonb.")));
+
+	target = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(AutofillTarget));
+	target->relid = RelationGetRelid(rel);
+	target->attnum = attnum;
+	fcinfo->flinfo->fn_extra = target;
+	return target;
+}
+
 /*
  * ak_autofill_trigger(): BEFORE INSERT FOR EACH ROW on a protected
  * collection; its argument names the properties column.  Stamps the key's
@@ -134,40 +279,22 @@ ak_autofill_definition(PG_FUNCTION_ARGS)
 Datum
 ak_autofill_trigger(PG_FUNCTION_ARGS)
 {
+	const AutofillTarget *target = CheckAutofillCall(fcinfo);
 	TriggerData *td = (TriggerData *) fcinfo->context;
 	const AkStoredKey *key;
 	JsonbValue *autofill;
-	TupleDesc	desc;
-	int			attnum;
+	TupleDesc	desc = RelationGetDescr(td->tg_relation);
+	int			attnum = target->attnum;
 	bool		isnull;
 	Datum		value;
-	Jsonb	   *merged;
-
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_BY_INSERT(td->tg_event) ||
-		td->tg_trigger->tgnargs != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("ak_autofill_trigger() must be a BEFORE INSERT row trigger with the properties column as argument"),
-				 errhint("Use access_key.ak_protect() to set it up.")));
 
 	key = AkSessionKey();
 	if (key == NULL || (autofill = AutofillOf(key->definition)) == NULL ||
 		!AkPermitsAction(key->definition, AK_ACTION_WRITES))
 		return PointerGetDatum(td->tg_trigtuple);
 
-	desc = RelationGetDescr(td->tg_relation);
-	attnum = SPI_fnumber(desc, td->tg_trigger->tgargs[0]);
-	if (attnum <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("column \"%s\" of relation \"%s\" does not exist",
-						td->tg_trigger->tgargs[0], RelationGetRelationName(td->tg_relation)),
-				 errhint("Protect the collection again with access_key.ak_protect().")));
-
 	value = heap_getattr(td->tg_trigtuple, attnum, desc, &isnull);
-	merged = Autofill(autofill, isnull ? NULL : DatumGetJsonbP(value));
-	value = JsonbPGetDatum(merged);
+	value = JsonbPGetDatum(Autofill(autofill, isnull ? NULL : DatumGetJsonbP(value)));
 	isnull = false;
 	return PointerGetDatum(heap_modify_tuple_by_cols(td->tg_trigtuple, desc, 1, &attnum, &value, &isnull));
 }
@@ -186,9 +313,15 @@ ak_forbid_keyed_changes(PG_FUNCTION_ARGS)
 	const char *what;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("ak_forbid_keyed_changes() must be called as a trigger")));
+		TriggerMisused("ak_forbid_keyed_changes()", "must be called as a trigger");
+	if (!TRIGGER_FIRED_BEFORE(td->tg_event) || !TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) ||
+		TRIGGER_FIRED_BY_INSERT(td->tg_event))
+		TriggerMisused("ak_forbid_keyed_changes()",
+					   "must be fired BEFORE UPDATE OR DELETE OR TRUNCATE FOR EACH STATEMENT");
+	if (AkLookupCollection(RelationGetRelid(td->tg_relation), NULL) == AK_COLLECTION_NOT_REGISTERED)
+		TriggerMisused("ak_forbid_keyed_changes()",
+					   psprintf("fired on table \"%s\", which is not a protected collection",
+								RelationGetRelationName(td->tg_relation)));
 	if (!AkSessionPresentsKey() ||
 		check_enable_rls(RelationGetRelid(td->tg_relation), InvalidOid, true) != RLS_ENABLED)
 		return PointerGetDatum(NULL);
@@ -201,4 +334,199 @@ ak_forbid_keyed_changes(PG_FUNCTION_ARGS)
 					what, RelationGetRelationName(td->tg_relation)),
 			 errdetail("Events in a protected collection are append-only for sessions that present a key.")));
 	return PointerGetDatum(NULL);
+}
+
+/* ---------- ak_protect / ak_unprotect ---------- */
+
+/* Runs one utility statement through SPI as the current user. */
+static void
+ExecuteDdl(const char *sql)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute(sql, false, 0) < 0)
+		elog(ERROR, "could not execute: %s", sql);
+	SPI_finish();
+}
+
+/*
+ * Checks that the caller may protect or unprotect relid — no key presented,
+ * owner of the table — and locks it as ALTER TABLE would.  Ownership is
+ * checked before the lock, so nobody can queue a lock on a table they do
+ * not own.
+ */
+static void
+LockCollectionForDdl(Oid relid, const char *function)
+{
+	AkRequireNoSessionKey(function);
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	if (!AkOwnsRelation(relid))
+		aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(get_rel_relkind(relid)),
+					   get_rel_name(relid));
+	/* Not table_open: the DDL below must find no reference to it in use. */
+	LockRelationOid(relid, AccessExclusiveLock);
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+}
+
+static char *
+QualifiedName(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
+}
+
+/*
+ * ak_protect(collection regclass, properties_column name): row-level
+ * security with the two policies, the autofill and append-only triggers,
+ * and a row in access_key.collections.  The caller must own the table; the
+ * triggers are created as the extension's owner, because their functions
+ * are not executable by PUBLIC (anyone who could attach them could point
+ * them at tables that are not collections).
+ */
+Datum
+ak_protect(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	char	   *column;
+	char	   *table;
+	char		relkind;
+	AttrNumber	attnum;
+	Oid			types[2] = {OIDOID, NAMEOID};
+	Datum		args[2];
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the collection and its properties column must not be null")));
+	relid = PG_GETARG_OID(0);
+	column = NameStr(*PG_GETARG_NAME(1));
+	LockCollectionForDdl(relid, "ak_protect");
+	table = QualifiedName(relid);
+	relkind = get_rel_relkind(relid);
+
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%s is not a table", table)));
+	/* RLS on a parent does not cover queries that name a partition. */
+	if (relkind == RELKIND_PARTITIONED_TABLE || get_rel_relispartition(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("partitioned tables and partitions cannot be protected yet"),
+				 errdetail("%s is partitioned or a partition; row-level security on a parent does not cover its partitions.",
+						   table)));
+	attnum = get_attnum(relid, column);
+	if (attnum <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of relation %s does not exist", column, table),
+				 errhint("Name the jsonb column holding event properties as the second argument.")));
+	if (get_atttype(relid, attnum) != JSONBOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" of relation %s is of type %s, not jsonb",
+						column, table, format_type_be(get_atttype(relid, attnum)))));
+	if (AkLookupCollection(relid, NULL) == AK_COLLECTION_REGISTERED)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("collection %s is already protected", table),
+				 errhint("Call access_key.ak_unprotect() first to change its properties column.")));
+
+	/* What the owner may do, as the owner. */
+	ExecuteDdl(psprintf("ALTER TABLE %s ENABLE ROW LEVEL SECURITY", table));
+	ExecuteDdl(psprintf("CREATE POLICY access_key_select ON %s FOR SELECT"
+						" USING (access_key.ak_apply_filters(%s))", table, quote_identifier(column)));
+	ExecuteDdl(psprintf("CREATE POLICY access_key_insert ON %s FOR INSERT"
+						" WITH CHECK (access_key.ak_permits('writes'))", table));
+
+	/* The triggers and the catalog row, as the extension's owner. */
+	AkWriteStore(psprintf("CREATE TRIGGER access_key_autofill BEFORE INSERT ON %s FOR EACH ROW"
+						  " EXECUTE FUNCTION access_key.ak_autofill_trigger(%s)",
+						  table, quote_literal_cstr(column)), 0, NULL, NULL, NULL);
+	AkWriteStore(psprintf("CREATE TRIGGER access_key_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON %s"
+						  " FOR EACH STATEMENT EXECUTE FUNCTION access_key.ak_forbid_keyed_changes()",
+						  table), 0, NULL, NULL, NULL);
+	args[0] = ObjectIdGetDatum(relid);
+	args[1] = PG_GETARG_DATUM(1);
+	AkWriteStore("INSERT INTO access_key.collections (collection, properties_column) VALUES ($1, $2)",
+				 2, types, args, NULL);
+	PG_RETURN_VOID();
+}
+
+/* Whether the table has policies other than the two ak_protect creates. */
+static bool
+HasOtherPolicies(Oid relid)
+{
+	Relation	rel = table_open(PolicyRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	bool		found = false;
+
+	ScanKeyInit(&key, Anum_pg_policy_polrelid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, PolicyPolrelidPolnameIndexId, true, NULL, 1, &key);
+	while (!found && HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		const char *name = NameStr(((Form_pg_policy) GETSTRUCT(tuple))->polname);
+
+		found = strcmp(name, "access_key_select") != 0 && strcmp(name, "access_key_insert") != 0;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/* ak_unprotect(collection regclass): undoes ak_protect. */
+Datum
+ak_unprotect(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	char	   *table;
+	Oid			types[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(relid)};
+
+	LockCollectionForDdl(relid, "ak_unprotect");
+	table = QualifiedName(relid);
+	if (AkLookupCollection(relid, NULL) != AK_COLLECTION_REGISTERED)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("collection %s is not protected", table)));
+
+	AkWriteStore(psprintf("DROP TRIGGER IF EXISTS access_key_autofill ON %s", table), 0, NULL, NULL, NULL);
+	AkWriteStore(psprintf("DROP TRIGGER IF EXISTS access_key_append_only ON %s", table), 0, NULL, NULL, NULL);
+	AkWriteStore("DELETE FROM access_key.collections WHERE collection OPERATOR(pg_catalog.=) $1",
+				 1, types, args, NULL);
+	ExecuteDdl(psprintf("DROP POLICY IF EXISTS access_key_select ON %s", table));
+	ExecuteDdl(psprintf("DROP POLICY IF EXISTS access_key_insert ON %s", table));
+	/* The table's own policies, if any, keep applying. */
+	if (!HasOtherPolicies(relid))
+		ExecuteDdl(psprintf("ALTER TABLE %s DISABLE ROW LEVEL SECURITY", table));
+	PG_RETURN_VOID();
+}
+
+/*
+ * ak_collection_dropped(): sql_drop event trigger.  Forgets dropped tables,
+ * so a later table that happens to get the same oid is not taken for a
+ * protected collection.
+ */
+Datum
+ak_collection_dropped(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo) ||
+		strcmp(((EventTriggerData *) fcinfo->context)->event, "sql_drop") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("ak_collection_dropped() must be called as an sql_drop event trigger")));
+	AkWriteStore("DELETE FROM access_key.collections AS c"
+				 " USING pg_catalog.pg_event_trigger_dropped_objects() AS d"
+				 " WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
+				 " AND d.objsubid OPERATOR(pg_catalog.=) 0"
+				 " AND c.collection::pg_catalog.oid OPERATOR(pg_catalog.=) d.objid",
+				 0, NULL, NULL, NULL);
+	PG_RETURN_VOID();
 }

@@ -74,4 +74,11 @@
 #define AkProcAclCheck(proc, role, mode) pg_proc_aclcheck((proc), (role), (mode))
 #endif
 
+/* Per-catalog ownership checks became object_ownercheck in 16. */
+#if PG_VERSION_NUM >= 160000
+#define AkOwnsRelation(relid) object_ownercheck(RelationRelationId, (relid), GetUserId())
+#else
+#define AkOwnsRelation(relid) pg_class_ownercheck((relid), GetUserId())
+#endif
+
 #endif							/* ACCESS_KEY_COMPAT_H */

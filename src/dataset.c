@@ -5,6 +5,7 @@
 #include "postgres.h"
 
 #include "compat.h"
+#include "result_set.h"
 #include "session.h"
 #include "store.h"
 #include "stored_query.h"
@@ -21,6 +22,8 @@
 PG_FUNCTION_INFO_V1(ak_create_dataset);
 PG_FUNCTION_INFO_V1(ak_refresh_dataset);
 PG_FUNCTION_INFO_V1(ak_dataset_definition);
+PG_FUNCTION_INFO_V1(ak_list_datasets);
+/* Named by the 1.0 install script; kept so 1.0 databases keep working. */
 PG_FUNCTION_INFO_V1(ak_visible_datasets);
 PG_FUNCTION_INFO_V1(ak_dataset_results);
 
@@ -339,7 +342,14 @@ DatasetListable(HeapTuple row, TupleDesc desc, AccessKey key, char **name)
 	return key != NULL && AkKeyPermits(key, AK_ACTION_DATASETS, ds.name, strlen(ds.name), OP_LIST);
 }
 
-/* ak_visible_datasets(): names this caller may list (operation "list"), as text[]. */
+/* ak_list_datasets(): the datasets this caller may list (operation "list"). */
+Datum
+ak_list_datasets(PG_FUNCTION_ARGS)
+{
+	return AkReturnArrayAsSet(fcinfo, AkVisibleNames("datasets", DATASET_ADMIN, DatasetListable));
+}
+
+/* ak_visible_datasets(): the same names as text[] (1.0). */
 Datum
 ak_visible_datasets(PG_FUNCTION_ARGS)
 {

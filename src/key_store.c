@@ -81,10 +81,18 @@ ak_key_store_changed(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("ak_key_store_changed() must be called as a trigger")));
+				 errmsg("ak_key_store_changed() must be fired AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE FOR EACH STATEMENT")));
+	keys_relid = AkStoreRelid("keys");
+	key_tokens_relid = AkStoreRelid("key_tokens");
+	if (!AkIsKeyStoreRelation(RelationGetRelid(trigdata->tg_relation)))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("ak_key_store_changed() fired on table \"%s\", which is not a key table",
+						RelationGetRelationName(trigdata->tg_relation))));
 	CacheInvalidateRelcache(trigdata->tg_relation);
 	return PointerGetDatum(NULL);
 }

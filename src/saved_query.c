@@ -9,6 +9,7 @@
 #include "postgres.h"
 
 #include "compat.h"
+#include "result_set.h"
 #include "session.h"
 #include "store.h"
 #include "stored_query.h"
@@ -27,6 +28,8 @@
 PG_FUNCTION_INFO_V1(ak_create_saved_query);
 PG_FUNCTION_INFO_V1(ak_update_saved_query);
 PG_FUNCTION_INFO_V1(ak_saved_query_result);
+PG_FUNCTION_INFO_V1(ak_list_saved_queries);
+/* Named by the 1.0 install script; kept so 1.0 databases keep working. */
 PG_FUNCTION_INFO_V1(ak_readable_saved_queries);
 PG_FUNCTION_INFO_V1(ak_refresh_cached_queries);
 
@@ -227,7 +230,14 @@ SavedQueryReadable(HeapTuple row, TupleDesc desc, AccessKey key, char **name)
 						q.name, strlen(q.name), -1);
 }
 
-/* ak_readable_saved_queries(): the names this caller may read, as text[]. */
+/* ak_list_saved_queries(): the names this caller may read. */
+Datum
+ak_list_saved_queries(PG_FUNCTION_ARGS)
+{
+	return AkReturnArrayAsSet(fcinfo, AkVisibleNames("saved_queries", SAVED_QUERY_ADMIN, SavedQueryReadable));
+}
+
+/* ak_readable_saved_queries(): the same names as text[] (1.0). */
 Datum
 ak_readable_saved_queries(PG_FUNCTION_ARGS)
 {

@@ -38,9 +38,6 @@ static char *key_setting = NULL;
  */
 static int	context_setting = AK_CONTEXT_QUERIES;
 
-/* How many visible rows ak_schema() reads to infer a collection's schema. */
-static int	schema_sample_rows = 1000;
-
 static const struct config_enum_entry context_options[] = {
 	{"queries", AK_CONTEXT_QUERIES, false},
 	{"saved_queries", AK_CONTEXT_SAVED_QUERIES, false},
@@ -146,15 +143,6 @@ AkDefineSessionSettings(void)
 							 PGC_SUSET,
 							 GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE,
 							 CheckContextSetting, NULL, NULL);
-	DefineCustomIntVariable("access_key.schema_sample_rows",
-							"How many visible rows access_key.ak_schema() reads.",
-							NULL,
-							&schema_sample_rows,
-							1000, 1, 10000000,
-							PGC_USERSET,
-							0,
-							NULL, NULL, NULL);
-	AkReserveGucPrefix("access_key");
 }
 
 static void

@@ -18,10 +18,17 @@
 #define AK_SCHEMA "access_key"
 
 Oid
-AkStoreRelid(const char *relname)
+AkStoreRelidIfExists(const char *relname)
 {
 	Oid			nsp = get_namespace_oid(AK_SCHEMA, true);
-	Oid			relid = OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
+
+	return OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
+}
+
+Oid
+AkStoreRelid(const char *relname)
+{
+	Oid			relid = AkStoreRelidIfExists(relname);
 
 	if (!OidIsValid(relid))
 		ereport(ERROR,

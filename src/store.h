@@ -18,6 +18,9 @@
 /* The oid of access_key.<relname>; raises when the extension is missing. */
 extern Oid	AkStoreRelid(const char *relname);
 
+/* The same, or InvalidOid (a table added by a later extension version). */
+extern Oid	AkStoreRelidIfExists(const char *relname);
+
 /*
  * Which snapshot a read uses.  Results (saved queries, datasets) are read with
  * the calling statement's snapshot, so one statement never mixes two

@@ -1,0 +1,33 @@
+/*
+ * collection.h — protected event collections: ak_protect/ak_unprotect, the
+ * access_key.collections catalog, autofill and the append-only guard.
+ *
+ * A table is a protected collection exactly when access_key.collections has
+ * a row for it (or for its partition root); that row names the jsonb column
+ * holding event properties.  The triggers ak_protect creates check the
+ * catalog before reading a row, so they cannot be pointed at other tables.
+ */
+#ifndef ACCESS_KEY_COLLECTION_H
+#define ACCESS_KEY_COLLECTION_H
+
+#include "postgres.h"
+
+#include "nodes/pg_list.h"
+
+typedef enum AkCollectionLookup
+{
+	AK_COLLECTION_REGISTERED,
+	AK_COLLECTION_NOT_REGISTERED,
+	AK_COLLECTION_NO_CATALOG	/* a database still at extension version 1.0 */
+} AkCollectionLookup;
+
+/*
+ * Whether relid (or its partition root) is a protected collection;
+ * *properties_column (if not NULL) gets its properties column.
+ */
+extern AkCollectionLookup AkLookupCollection(Oid relid, char **properties_column);
+
+/* The relids of every protected collection, in catalog order. */
+extern List *AkCollectionRelids(void);
+
+#endif							/* ACCESS_KEY_COLLECTION_H */
