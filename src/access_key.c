@@ -24,8 +24,7 @@ _PG_init(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_SYSTEM_ERROR),
 				 errmsg("could not initialize libsodium")));
-	AkDefineSessionSettings();
-	AkRegisterCacheInvalidation();
+	AkSessionInit();
 	AkSchemaInit();
 	AkReserveGucPrefix("access_key");
 }

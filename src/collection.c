@@ -1,14 +1,19 @@
 /*
- * collection.c — protected event collections (SPEC §8): autofill on insert,
- * and no updates or deletes from keyed sessions.
+ * collection.c — protected event collections: ak_protect/ak_unprotect, the
+ * access_key.collections catalog, and the append-only guard.
+ *
+ * Invariant: a table has a row in access_key.collections exactly while
+ * ak_protect's policies and triggers are on it.  Both are written in the
+ * caller's transaction, and an sql_drop event trigger removes the row of a
+ * dropped table, so the catalog never names a table that is not protected.
  */
 #include "postgres.h"
 
 #include "collection.h"
 #include "compat.h"
 #include "session.h"
-#include "store.h"
-#include "stored_query.h"
+#include "catalog.h"
+#include "jsonb_util.h"
 
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -32,126 +37,15 @@
 #include "utils/rls.h"
 #include "utils/syscache.h"
 
-PG_FUNCTION_INFO_V1(ak_autofill);
-PG_FUNCTION_INFO_V1(ak_autofill_definition);
-PG_FUNCTION_INFO_V1(ak_autofill_trigger);
 PG_FUNCTION_INFO_V1(ak_forbid_keyed_changes);
 PG_FUNCTION_INFO_V1(ak_protect);
 PG_FUNCTION_INFO_V1(ak_unprotect);
 PG_FUNCTION_INFO_V1(ak_collection_dropped);
 
-/*
- * Pushes base deep-merged with overlay: members of both that are objects
- * merge recursively; on any other conflict the overlay's value wins.
- */
-static JsonbValue *
-PushMerged(JsonbParseState **state, JsonbContainer *base, JsonbContainer *overlay)
-{
-	JsonbIterator *it;
-	JsonbValue	key;
-	JsonbValue	v;
-	JsonbIteratorToken tok;
-
-	check_stack_depth();
-	pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
-
-	it = JsonbIteratorInit(base);
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-	{
-		JsonbValue *over;
-
-		if (tok == WJB_KEY)
-		{
-			key = v;
-			continue;
-		}
-		if (tok != WJB_VALUE)
-			continue;
-		over = getKeyJsonValueFromContainer(overlay, key.val.string.val, key.val.string.len, NULL);
-		pushJsonbValue(state, WJB_KEY, &key);
-		if (over == NULL)
-			pushJsonbValue(state, WJB_VALUE, &v);
-		else if (AkIsObject(over) && AkIsObject(&v))
-			PushMerged(state, v.val.binary.data, over->val.binary.data);
-		else
-			pushJsonbValue(state, WJB_VALUE, over);
-	}
-
-	it = JsonbIteratorInit(overlay);
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-	{
-		if (tok == WJB_KEY)
-			key = v;
-		else if (tok == WJB_VALUE &&
-				 getKeyJsonValueFromContainer(base, key.val.string.val, key.val.string.len, NULL) == NULL)
-		{
-			pushJsonbValue(state, WJB_KEY, &key);
-			pushJsonbValue(state, WJB_VALUE, &v);
-		}
-	}
-	return pushJsonbValue(state, WJB_END_OBJECT, NULL);
-}
-
-/* The definition's writes.autofill, or NULL when it has none or it is empty. */
-static JsonbValue *
-AutofillOf(AccessKey ak)
-{
-	JsonbValue *autofill = AkSectionMember(ak, "writes", "autofill");
-
-	return (autofill && JsonContainerSize(autofill->val.binary.data) > 0) ? autofill : NULL;
-}
-
-/* properties with autofill (from AutofillOf) merged in; NULL properties count as {}. */
-static Jsonb *
-Autofill(JsonbValue *autofill, Jsonb *properties)
-{
-	JsonbParseState *state = NULL;
-
-	if (autofill == NULL)
-		return properties;
-	if (properties == NULL)
-		properties = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
-	if (!JB_ROOT_IS_OBJECT(properties))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("event properties must be a JSON object"),
-				 errdetail("The key autofills properties, which needs an object to merge into.")));
-	return JsonbValueToJsonb(PushMerged(&state, &properties->root, autofill->val.binary.data));
-}
-
-/* ak_autofill(properties): merges the session key's autofill; unchanged without a key. */
-Datum
-ak_autofill(PG_FUNCTION_ARGS)
-{
-	const AkStoredKey *key = AkSessionKey();
-	Jsonb	   *properties = PG_ARGISNULL(0) ? NULL : PG_GETARG_JSONB_P(0);
-	Jsonb	   *result = key ? Autofill(AutofillOf(key->definition), properties) : properties;
-
-	if (result == NULL)
-		PG_RETURN_NULL();
-	PG_RETURN_JSONB_P(result);
-}
-
-/* ak_autofill(definition, properties): pure. */
-Datum
-ak_autofill_definition(PG_FUNCTION_ARGS)
-{
-	Jsonb	   *result;
-
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	result = Autofill(AutofillOf(PG_GETARG_ACCESS_KEY(0)), PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1));
-	if (result == NULL)
-		PG_RETURN_NULL();
-	PG_RETURN_JSONB_P(result);
-}
-
-/* ---------- the collections catalog ---------- */
-
 AkCollectionLookup
-AkLookupCollection(Oid relid, char **properties_column)
+AkFetchCollection(Oid relid, char **properties_column)
 {
-	Oid			catalog = AkStoreRelidIfExists("collections");
+	Oid			catalog = AkCatalogRelidIfExists("collections");
 	ScanKeyData key;
 	TupleDesc	desc;
 	HeapTuple	row;
@@ -162,11 +56,11 @@ AkLookupCollection(Oid relid, char **properties_column)
 	if (get_rel_relispartition(relid))
 		relid = llast_oid(get_partition_ancestors(relid));
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
-	row = AkStoreFetch("collections", AK_STORE_LATEST_SNAPSHOT, 1, &key, &desc);
+	row = AkCatalogFetch("collections", AK_CATALOG_LATEST_SNAPSHOT, 1, &key, &desc);
 	if (row == NULL)
 		return AK_COLLECTION_NOT_REGISTERED;
 	if (properties_column)
-		*properties_column = pstrdup(NameStr(*DatumGetName(AkStoreColumn(row, desc, "properties_column",
+		*properties_column = pstrdup(NameStr(*DatumGetName(AkCatalogColumn(row, desc, "properties_column",
 																		  &isnull))));
 	return AK_COLLECTION_REGISTERED;
 }
@@ -175,128 +69,23 @@ List *
 AkCollectionRelids(void)
 {
 	TupleDesc	desc;
-	List	   *rows = AkStoreScan("collections", AK_STORE_STATEMENT_SNAPSHOT, &desc);
+	List	   *rows = AkCatalogScan("collections", AK_CATALOG_STATEMENT_SNAPSHOT, &desc);
 	List	   *relids = NIL;
 	ListCell   *lc;
 	bool		isnull;
 
 	foreach(lc, rows)
-		relids = lappend_oid(relids, DatumGetObjectId(AkStoreColumn(lfirst(lc), desc, "collection", &isnull)));
+		relids = lappend_oid(relids, DatumGetObjectId(AkCatalogColumn(lfirst(lc), desc, "collection", &isnull)));
 	return relids;
 }
 
-static AK_NORETURN void
-TriggerMisused(const char *function, const char *problem)
+void
+AkTriggerMisused(const char *function, const char *problem)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 			 errmsg("%s %s", function, problem),
 			 errhint("Only access_key.ak_protect() sets up the triggers of a protected collection.")));
-}
-
-/* The properties column an autofill trigger call may write, checked once per statement. */
-typedef struct AutofillTarget
-{
-	Oid			relid;
-	int			attnum;
-} AutofillTarget;
-
-/*
- * Everything ak_autofill_trigger() is told is checked before it reads the
- * row: whoever may create a trigger can point it at any table and column,
- * and reading a non-jsonb datum as jsonb reads arbitrary memory.
- */
-static const AutofillTarget *
-CheckAutofillCall(FunctionCallInfo fcinfo)
-{
-	TriggerData *td = (TriggerData *) fcinfo->context;
-	AutofillTarget *target = fcinfo->flinfo->fn_extra;
-	Relation	rel;
-	TupleDesc	desc;
-	const char *column;
-	char	   *registered = NULL;
-	Form_pg_attribute att;
-	int			attnum;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		TriggerMisused("ak_autofill_trigger()", "must be called as a trigger");
-	if (!TRIGGER_FIRED_BEFORE(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
-		!TRIGGER_FIRED_BY_INSERT(td->tg_event))
-		TriggerMisused("ak_autofill_trigger()", "must be fired BEFORE INSERT FOR EACH ROW");
-	rel = td->tg_relation;
-	if (target && target->relid == RelationGetRelid(rel))
-		return target;
-
-	if (td->tg_trigger->tgnargs != 1)
-		TriggerMisused("ak_autofill_trigger()", "takes exactly one argument, the properties column");
-	column = td->tg_trigger->tgargs[0];
-	switch (AkLookupCollection(RelationGetRelid(rel), &registered))
-	{
-		case AK_COLLECTION_NOT_REGISTERED:
-			TriggerMisused("ak_autofill_trigger()",
-						   psprintf("fired on table \"%s\", which is not a protected collection",
-									RelationGetRelationName(rel)));
-			break;
-		case AK_COLLECTION_REGISTERED:
-			if (strcmp(registered, column) != 0)
-				TriggerMisused("ak_autofill_trigger()",
-							   psprintf("names column \"%s\", but the properties column of \"%s\" is \"%s\"",
-										column, RelationGetRelationName(rel), registered));
-			break;
-		case AK_COLLECTION_NO_CATALOG:
-			break;				/* 1.0 has no catalog; the column checks below still apply */
-	}
-
-	desc = RelationGetDescr(rel);
-	attnum = SPI_fnumber(desc, column);
-	if (attnum <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("column \"%s\" of relation \"%s\" does not exist",
-						column, RelationGetRelationName(rel)),
-				 errhint("Protect the collection again with access_key.ak_protect().")));
-	att = TupleDescAttr(desc, attnum - 1);
-	if (att->atttypid != JSONBOID)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("column \"%s\" of relation \"%s\" is of type %s, not jsonb",
-						column, RelationGetRelationName(rel), format_type_be(att->atttypid)),
-				 errhint("Autofill writes event properties, which are jsonb.")));
-
-	target = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(AutofillTarget));
-	target->relid = RelationGetRelid(rel);
-	target->attnum = attnum;
-	fcinfo->flinfo->fn_extra = target;
-	return target;
-}
-
-/*
- * ak_autofill_trigger(): BEFORE INSERT FOR EACH ROW on a protected
- * collection; its argument names the properties column.  Stamps the key's
- * autofill onto the row, so a tenant cannot write another tenant's
- * customer.id.  Keys without "writes" are left to the INSERT policy.
- */
-Datum
-ak_autofill_trigger(PG_FUNCTION_ARGS)
-{
-	const AutofillTarget *target = CheckAutofillCall(fcinfo);
-	TriggerData *td = (TriggerData *) fcinfo->context;
-	const AkStoredKey *key;
-	JsonbValue *autofill;
-	TupleDesc	desc = RelationGetDescr(td->tg_relation);
-	int			attnum = target->attnum;
-	bool		isnull;
-	Datum		value;
-
-	key = AkSessionKey();
-	if (key == NULL || (autofill = AutofillOf(key->definition)) == NULL ||
-		!AkPermitsAction(key->definition, AK_ACTION_WRITES))
-		return PointerGetDatum(td->tg_trigtuple);
-
-	value = heap_getattr(td->tg_trigtuple, attnum, desc, &isnull);
-	value = JsonbPGetDatum(Autofill(autofill, isnull ? NULL : DatumGetJsonbP(value)));
-	isnull = false;
-	return PointerGetDatum(heap_modify_tuple_by_cols(td->tg_trigtuple, desc, 1, &attnum, &value, &isnull));
 }
 
 /*
@@ -313,13 +102,13 @@ ak_forbid_keyed_changes(PG_FUNCTION_ARGS)
 	const char *what;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
-		TriggerMisused("ak_forbid_keyed_changes()", "must be called as a trigger");
+		AkTriggerMisused("ak_forbid_keyed_changes()", "must be called as a trigger");
 	if (!TRIGGER_FIRED_BEFORE(td->tg_event) || !TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) ||
 		TRIGGER_FIRED_BY_INSERT(td->tg_event))
-		TriggerMisused("ak_forbid_keyed_changes()",
+		AkTriggerMisused("ak_forbid_keyed_changes()",
 					   "must be fired BEFORE UPDATE OR DELETE OR TRUNCATE FOR EACH STATEMENT");
-	if (AkLookupCollection(RelationGetRelid(td->tg_relation), NULL) == AK_COLLECTION_NOT_REGISTERED)
-		TriggerMisused("ak_forbid_keyed_changes()",
+	if (AkFetchCollection(RelationGetRelid(td->tg_relation), NULL) == AK_COLLECTION_NOT_REGISTERED)
+		AkTriggerMisused("ak_forbid_keyed_changes()",
 					   psprintf("fired on table \"%s\", which is not a protected collection",
 								RelationGetRelationName(td->tg_relation)));
 	if (!AkSessionPresentsKey() ||
@@ -431,7 +220,7 @@ ak_protect(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("column \"%s\" of relation %s is of type %s, not jsonb",
 						column, table, format_type_be(get_atttype(relid, attnum)))));
-	if (AkLookupCollection(relid, NULL) == AK_COLLECTION_REGISTERED)
+	if (AkFetchCollection(relid, NULL) == AK_COLLECTION_REGISTERED)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("collection %s is already protected", table),
@@ -445,15 +234,15 @@ ak_protect(PG_FUNCTION_ARGS)
 						" WITH CHECK (access_key.ak_permits('writes'))", table));
 
 	/* The triggers and the catalog row, as the extension's owner. */
-	AkWriteStore(psprintf("CREATE TRIGGER access_key_autofill BEFORE INSERT ON %s FOR EACH ROW"
+	AkCatalogExecute(psprintf("CREATE TRIGGER access_key_autofill BEFORE INSERT ON %s FOR EACH ROW"
 						  " EXECUTE FUNCTION access_key.ak_autofill_trigger(%s)",
 						  table, quote_literal_cstr(column)), 0, NULL, NULL, NULL);
-	AkWriteStore(psprintf("CREATE TRIGGER access_key_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON %s"
+	AkCatalogExecute(psprintf("CREATE TRIGGER access_key_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON %s"
 						  " FOR EACH STATEMENT EXECUTE FUNCTION access_key.ak_forbid_keyed_changes()",
 						  table), 0, NULL, NULL, NULL);
 	args[0] = ObjectIdGetDatum(relid);
 	args[1] = PG_GETARG_DATUM(1);
-	AkWriteStore("INSERT INTO access_key.collections (collection, properties_column) VALUES ($1, $2)",
+	AkCatalogExecute("INSERT INTO access_key.collections (collection, properties_column) VALUES ($1, $2)",
 				 2, types, args, NULL);
 	PG_RETURN_VOID();
 }
@@ -492,14 +281,14 @@ ak_unprotect(PG_FUNCTION_ARGS)
 
 	LockCollectionForDdl(relid, "ak_unprotect");
 	table = QualifiedName(relid);
-	if (AkLookupCollection(relid, NULL) != AK_COLLECTION_REGISTERED)
+	if (AkFetchCollection(relid, NULL) != AK_COLLECTION_REGISTERED)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("collection %s is not protected", table)));
 
-	AkWriteStore(psprintf("DROP TRIGGER IF EXISTS access_key_autofill ON %s", table), 0, NULL, NULL, NULL);
-	AkWriteStore(psprintf("DROP TRIGGER IF EXISTS access_key_append_only ON %s", table), 0, NULL, NULL, NULL);
-	AkWriteStore("DELETE FROM access_key.collections WHERE collection OPERATOR(pg_catalog.=) $1",
+	AkCatalogExecute(psprintf("DROP TRIGGER IF EXISTS access_key_autofill ON %s", table), 0, NULL, NULL, NULL);
+	AkCatalogExecute(psprintf("DROP TRIGGER IF EXISTS access_key_append_only ON %s", table), 0, NULL, NULL, NULL);
+	AkCatalogExecute("DELETE FROM access_key.collections WHERE collection OPERATOR(pg_catalog.=) $1",
 				 1, types, args, NULL);
 	ExecuteDdl(psprintf("DROP POLICY IF EXISTS access_key_select ON %s", table));
 	ExecuteDdl(psprintf("DROP POLICY IF EXISTS access_key_insert ON %s", table));
@@ -522,7 +311,7 @@ ak_collection_dropped(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("ak_collection_dropped() must be called as an sql_drop event trigger")));
-	AkWriteStore("DELETE FROM access_key.collections AS c"
+	AkCatalogExecute("DELETE FROM access_key.collections AS c"
 				 " USING pg_catalog.pg_event_trigger_dropped_objects() AS d"
 				 " WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
 				 " AND d.objsubid OPERATOR(pg_catalog.=) 0"

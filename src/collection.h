@@ -12,6 +12,8 @@
 
 #include "postgres.h"
 
+#include "compat.h"
+
 #include "nodes/pg_list.h"
 
 typedef enum AkCollectionLookup
@@ -25,9 +27,15 @@ typedef enum AkCollectionLookup
  * Whether relid (or its partition root) is a protected collection;
  * *properties_column (if not NULL) gets its properties column.
  */
-extern AkCollectionLookup AkLookupCollection(Oid relid, char **properties_column);
+extern AkCollectionLookup AkFetchCollection(Oid relid, char **properties_column);
 
 /* The relids of every protected collection, in catalog order. */
 extern List *AkCollectionRelids(void);
+
+/*
+ * Raises 39P01 "<function> <problem>" for a trigger or event trigger function
+ * called in a way it was not made for.
+ */
+extern AK_NORETURN void AkTriggerMisused(const char *function, const char *problem);
 
 #endif							/* ACCESS_KEY_COLLECTION_H */

@@ -7,8 +7,13 @@
 #include "compat.h"
 #include "result_set.h"
 #include "session.h"
-#include "store.h"
-#include "stored_query.h"
+#include "catalog.h"
+#include "admin.h"
+#include "jsonb_util.h"
+#include "permits.h"
+#include "sql_runner.h"
+#include "stored_sql.h"
+#include "validate.h"
 
 #include "access/stratnum.h"
 #include "catalog/pg_type.h"
@@ -29,13 +34,6 @@ PG_FUNCTION_INFO_V1(ak_dataset_results);
 
 #define DATASET_ADMIN "access_key.ak_create_dataset(text,text,text[])"
 
-typedef enum DatasetOperation
-{
-	OP_READ = 0,				/* indexes into ak_dataset_operation_names */
-	OP_LIST = 1,
-	OP_RETRIEVE = 2
-} DatasetOperation;
-
 typedef struct Dataset
 {
 	char	   *name;
@@ -53,25 +51,25 @@ ReadDataset(HeapTuple row, TupleDesc desc, Dataset *ds)
 	bool		isnull;
 	Datum		d;
 
-	ds->name = TextDatumGetCString(AkStoreColumn(row, desc, "name", &isnull));
-	ds->query = TextDatumGetCString(AkStoreColumn(row, desc, "query", &isnull));
-	ds->search_path = TextDatumGetCString(AkStoreColumn(row, desc, "search_path", &isnull));
-	ds->owner = DatumGetObjectId(AkStoreColumn(row, desc, "owner", &isnull));
-	ds->index_by = DatumGetArrayTypePCopy(AkStoreColumn(row, desc, "index_by", &isnull));
-	d = AkStoreColumn(row, desc, "refreshed_at", &isnull);
+	ds->name = TextDatumGetCString(AkCatalogColumn(row, desc, "name", &isnull));
+	ds->query = TextDatumGetCString(AkCatalogColumn(row, desc, "query", &isnull));
+	ds->search_path = TextDatumGetCString(AkCatalogColumn(row, desc, "search_path", &isnull));
+	ds->owner = DatumGetObjectId(AkCatalogColumn(row, desc, "owner", &isnull));
+	ds->index_by = DatumGetArrayTypePCopy(AkCatalogColumn(row, desc, "index_by", &isnull));
+	d = AkCatalogColumn(row, desc, "refreshed_at", &isnull);
 	ds->refreshed = !isnull;
 	ds->refreshed_at = isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
 }
 
 static bool
-LookupDataset(const char *name, Dataset *ds)
+FetchDataset(const char *name, Dataset *ds)
 {
 	ScanKeyData key;
 	TupleDesc	desc;
 	HeapTuple	row;
 
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(name));
-	row = AkStoreFetch("datasets", AK_STORE_STATEMENT_SNAPSHOT, 1, &key, &desc);
+	row = AkCatalogFetch("datasets", AK_CATALOG_STATEMENT_SNAPSHOT, 1, &key, &desc);
 	if (row == NULL)
 		return false;
 	ReadDataset(row, desc, ds);
@@ -79,9 +77,9 @@ LookupDataset(const char *name, Dataset *ds)
 }
 
 static void
-FetchDataset(const char *name, Dataset *ds)
+RequireDataset(const char *name, Dataset *ds)
 {
-	if (!LookupDataset(name, ds))
+	if (!FetchDataset(name, ds))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("dataset \"%s\" does not exist", name)));
@@ -105,7 +103,7 @@ IndexProperties(const Dataset *ds, int *n)
  * dataset (or, without a key, the caller is a dataset admin); returns the key.
  */
 static const AkStoredKey *
-RequireDatasetAccess(const char *name, DatasetOperation op)
+RequireDatasetAccess(const char *name, AkDatasetOperation op)
 {
 	const AkStoredKey *key = AkSessionKey();
 
@@ -119,28 +117,6 @@ RequireDatasetAccess(const char *name, DatasetOperation op)
 					   : "Present an access key that permits the \"%s\" operation on it, or call it as an admin.",
 					   ak_dataset_operation_names[op])));
 	return NULL;
-}
-
-/* A dot path as in filters: segments of 1..256 characters not starting with '$'. */
-static bool
-IsPropertyPath(const char *path)
-{
-	const char *segment = path;
-
-	for (const char *p = path;; p++)
-	{
-		if (*p == '.' || *p == '\0')
-		{
-			int			len = p - segment;
-
-			if (len == 0 || segment[0] == '$' ||
-				pg_mbstrlen_with_len(segment, len) > AK_MAX_NAME_CHARS)
-				return false;
-			if (*p == '\0')
-				return true;
-			segment = p + 1;
-		}
-	}
 }
 
 /* Every index_by property is a property path, listed once, and a column of the query. */
@@ -167,10 +143,11 @@ CheckIndexBy(ArrayType *index_by, List *columns)
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("index_by properties must not be null")));
 		prop = TextDatumGetCString(names[i]);
-		if (!IsPropertyPath(prop))
+		if (AkPropertyPathProblem(prop, strlen(prop)) != NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("invalid index_by property \"%s\"", prop),
+					 errdetail("The property path is invalid: %s.", AkPropertyPathProblem(prop, strlen(prop))),
 					 errhint("Properties are dot paths such as \"customer.id\": segments of 1 to %d characters, not starting with \"$\".",
 							 AK_MAX_NAME_CHARS)));
 		for (int j = 0; j < i; j++)
@@ -208,7 +185,7 @@ ak_create_dataset(PG_FUNCTION_ARGS)
 	AkCheckResourceName("dataset", name);
 	query = AkCheckStoredQuery(text_to_cstring(PG_GETARG_TEXT_PP(1)), &columns);
 	CheckIndexBy(PG_GETARG_ARRAYTYPE_P(2), columns);
-	if (LookupDataset(name, &existing))
+	if (FetchDataset(name, &existing))
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("dataset \"%s\" already exists", name),
@@ -219,7 +196,7 @@ ak_create_dataset(PG_FUNCTION_ARGS)
 	args[2] = PG_GETARG_DATUM(2);
 	args[3] = CStringGetTextDatum(AkCurrentSearchPath());
 	args[4] = ObjectIdGetDatum(GetUserId());
-	AkWriteStore("INSERT INTO access_key.datasets (name, query, index_by, search_path, owner)"
+	AkCatalogExecute("INSERT INTO access_key.datasets (name, query, index_by, search_path, owner)"
 				 " VALUES ($1, $2, $3, $4, $5)", 5, types, args, NULL);
 	PG_RETURN_VOID();
 }
@@ -246,7 +223,7 @@ ak_refresh_dataset(PG_FUNCTION_ARGS)
 	Datum		write_args[3];
 
 	AkRequireNoSessionKey("ak_refresh_dataset");
-	FetchDataset(name, &ds);
+	RequireDataset(name, &ds);
 
 	group_args[0] = PointerGetDatum(ds.index_by);
 	rows = AkRunReadOnlyAs(ds.owner, psprintf("SELECT s.idx, pg_catalog.jsonb_agg(s.r)"
@@ -271,12 +248,12 @@ ak_refresh_dataset(PG_FUNCTION_ARGS)
 	write_args[0] = CStringGetTextDatum(name);
 	write_args[1] = PointerGetDatum(construct_array(indexes, ngroups, JSONBOID, -1, false, TYPALIGN_INT));
 	write_args[2] = PointerGetDatum(construct_array(groups, ngroups, JSONBOID, -1, false, TYPALIGN_INT));
-	AkWriteStore("DELETE FROM access_key.dataset_results WHERE dataset OPERATOR(pg_catalog.=) $1",
+	AkCatalogExecute("DELETE FROM access_key.dataset_results WHERE dataset OPERATOR(pg_catalog.=) $1",
 				 1, write_types, write_args, NULL);
-	AkWriteStore("INSERT INTO access_key.dataset_results (dataset, index_values, rows)"
+	AkCatalogExecute("INSERT INTO access_key.dataset_results (dataset, index_values, rows)"
 				 " SELECT $1, u.i, u.r FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(i, r)",
 				 3, write_types, write_args, NULL);
-	AkWriteStore("UPDATE access_key.datasets SET refreshed_at = pg_catalog.now()"
+	AkCatalogExecute("UPDATE access_key.datasets SET refreshed_at = pg_catalog.now()"
 				 " WHERE name OPERATOR(pg_catalog.=) $1",
 				 1, write_types, write_args, NULL);
 	PG_RETURN_INT32(ngroups);
@@ -293,8 +270,8 @@ ak_dataset_definition(PG_FUNCTION_ARGS)
 	char	  **props;
 	int			n;
 
-	RequireDatasetAccess(name, OP_READ);
-	FetchDataset(name, &ds);
+	RequireDatasetAccess(name, AK_DATASET_READ);
+	RequireDataset(name, &ds);
 	props = IndexProperties(&ds, &n);
 
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
@@ -333,27 +310,27 @@ ak_dataset_definition(PG_FUNCTION_ARGS)
 }
 
 static bool
-DatasetListable(HeapTuple row, TupleDesc desc, AccessKey key, char **name)
+DatasetVisible(HeapTuple row, TupleDesc desc, AccessKey key, char **name)
 {
 	Dataset		ds;
 
 	ReadDataset(row, desc, &ds);
 	*name = ds.name;
-	return key != NULL && AkKeyPermits(key, AK_ACTION_DATASETS, ds.name, strlen(ds.name), OP_LIST);
+	return key != NULL && AkKeyPermits(key, AK_ACTION_DATASETS, ds.name, strlen(ds.name), AK_DATASET_LIST);
 }
 
 /* ak_list_datasets(): the datasets this caller may list (operation "list"). */
 Datum
 ak_list_datasets(PG_FUNCTION_ARGS)
 {
-	return AkReturnArrayAsSet(fcinfo, AkVisibleNames("datasets", DATASET_ADMIN, DatasetListable));
+	return AkReturnArrayAsSet(fcinfo, AkVisibleNames("datasets", DATASET_ADMIN, DatasetVisible));
 }
 
 /* ak_visible_datasets(): the same names as text[] (1.0). */
 Datum
 ak_visible_datasets(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_ARRAYTYPE_P(AkVisibleNames("datasets", DATASET_ADMIN, DatasetListable));
+	PG_RETURN_ARRAYTYPE_P(AkVisibleNames("datasets", DATASET_ADMIN, DatasetVisible));
 }
 
 static bool
@@ -372,7 +349,7 @@ ak_dataset_results(PG_FUNCTION_ARGS)
 {
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	Jsonb	   *requested = PG_GETARG_JSONB_P(1);
-	const AkStoredKey *key = RequireDatasetAccess(name, OP_RETRIEVE);
+	const AkStoredKey *key = RequireDatasetAccess(name, AK_DATASET_RETRIEVE);
 	JsonbValue *limits = NULL;
 	Dataset		ds;
 	char	  **props;
@@ -387,7 +364,7 @@ ak_dataset_results(PG_FUNCTION_ARGS)
 	JsonbValue	v;
 	JsonbIteratorToken tok;
 
-	FetchDataset(name, &ds);
+	RequireDataset(name, &ds);
 	props = IndexProperties(&ds, &n);
 
 	if (!JB_ROOT_IS_OBJECT(requested))
@@ -414,7 +391,7 @@ ak_dataset_results(PG_FUNCTION_ARGS)
 
 	if (key)
 	{
-		JsonbValue *allowed = AkSectionMember(key->definition, "datasets", "allowed");
+		JsonbValue *allowed = AkSectionMember(key->definition, AK_SECTION_DATASETS, "allowed");
 		JsonbValue *entry = allowed ? getKeyJsonValueFromContainer(allowed->val.binary.data,
 																   name, strlen(name), NULL) : NULL;
 
@@ -475,8 +452,8 @@ ak_dataset_results(PG_FUNCTION_ARGS)
 
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(name));
 	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_JSONB_EQ, JsonbPGetDatum(index_values));
-	row = AkStoreFetch("dataset_results", AK_STORE_STATEMENT_SNAPSHOT, 2, keys, &desc);
-	PG_RETURN_JSONB_P(AkResultObject(row ? DatumGetJsonbPCopy(AkStoreColumn(row, desc, "rows", &isnull))
+	row = AkCatalogFetch("dataset_results", AK_CATALOG_STATEMENT_SNAPSHOT, 2, keys, &desc);
+	PG_RETURN_JSONB_P(AkResultObject(row ? DatumGetJsonbPCopy(AkCatalogColumn(row, desc, "rows", &isnull))
 									 : AkJsonbArray(NIL),
 									 true, ds.refreshed_at));
 }

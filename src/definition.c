@@ -6,6 +6,8 @@
 
 #include "compat.h"
 #include "definition.h"
+#include "jsonb_util.h"
+#include "validate.h"
 
 #include "common/hashfn.h"
 #include "libpq/pqformat.h"
@@ -26,7 +28,6 @@ PG_FUNCTION_INFO_V1(access_key_eq);
 PG_FUNCTION_INFO_V1(access_key_ne);
 PG_FUNCTION_INFO_V1(access_key_hash);
 
-/* Detoasts a stored definition and refuses formats this build cannot read. */
 AccessKey
 DatumGetAccessKey(Datum datum)
 {
@@ -471,16 +472,15 @@ AkDefinitionMember(AccessKey ak, const char *key)
 	return AkGetMember(AkContainer(ak), key);
 }
 
-/* options.<section>.<key>, or NULL when any part is absent. */
 JsonbValue *
-AkSectionMember(AccessKey ak, const char *section, const char *key)
+AkSectionMember(AccessKey ak, AkSection section, const char *key)
 {
 	JsonbValue *options = AkDefinitionMember(ak, "options");
 	JsonbValue *s;
 
 	if (options == NULL || !AkIsObject(options))
 		return NULL;
-	s = AkGetMember(options->val.binary.data, section);
+	s = AkGetMember(options->val.binary.data, ak_section_names[section]);
 	if (s == NULL || !AkIsObject(s))
 		return NULL;
 	return AkGetMember(s->val.binary.data, key);
@@ -492,19 +492,6 @@ AkIsActive(AccessKey ak)
 	JsonbValue *v = AkDefinitionMember(ak, "is_active");
 
 	return v != NULL && v->type == jbvBool && v->val.boolean;
-}
-
-bool
-AkArrayContainsString(JsonbValue *array, const char *str, int len)
-{
-	JsonbValue	s;
-
-	if (array == NULL || !AkIsArray(array))
-		return false;
-	s.type = jbvString;
-	s.val.string.val = (char *) str;
-	s.val.string.len = len;
-	return findJsonbValueFromContainer(array->val.binary.data, JB_FARRAY, &s) != NULL;
 }
 
 bool

@@ -1,33 +1,28 @@
 /*
  * row_filter.c — the SQL face of filters: ak_apply_filters (session and
- * pure), the index prefilter and its planner support, ak_filter_values.
+ * pure), ak_index_prefilter and ak_filter_values.
  *
  * Plans outlive keys: nothing here is folded into a plan.  The index
- * condition the support function adds calls ak_index_prefilter(), a STABLE
- * function evaluated when the scan starts, so a prepared statement executed
- * under another key gets that key's prefilter.
+ * condition the planner support adds (planner_support.c) calls
+ * ak_index_prefilter(), a STABLE function evaluated when the scan starts, so
+ * a prepared statement executed under another key gets that key's prefilter.
  */
 #include "postgres.h"
 
 #include "compat.h"
 #include "filter.h"
+#include "row_filter.h"
 #include "session.h"
 
-#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
-#include "nodes/makefuncs.h"
-#include "nodes/supportnodes.h"
-#include "parser/parse_func.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonpath.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
 PG_FUNCTION_INFO_V1(ak_apply_filters);
 PG_FUNCTION_INFO_V1(ak_apply_filters_definition);
-PG_FUNCTION_INFO_V1(ak_apply_filters_support);
 PG_FUNCTION_INFO_V1(ak_index_prefilter);
 PG_FUNCTION_INFO_V1(ak_filter_values);
 
@@ -118,51 +113,6 @@ ak_index_prefilter(PG_FUNCTION_ARGS)
 	else
 		path = view->prefilter;
 	return DirectFunctionCall1(jsonpath_in, CStringGetDatum(path));
-}
-
-static Oid
-PrefilterFunctionOid(void)
-{
-	List	   *name = list_make2(makeString("access_key"), makeString("ak_index_prefilter"));
-
-	return LookupFuncName(name, 0, NULL, false);
-}
-
-/*
- * Planner support for ak_apply_filters(properties): when properties is
- * indexed by a GIN jsonb operator class, offer the lossy index condition
- * properties @@ ak_index_prefilter().  The exact filter is still applied to
- * every row the index returns.
- */
-Datum
-ak_apply_filters_support(PG_FUNCTION_ARGS)
-{
-	Node	   *rawreq = (Node *) PG_GETARG_POINTER(0);
-	SupportRequestIndexCondition *req;
-	FuncExpr   *call;
-	Oid			opno;
-	Expr	   *prefilter;
-
-	if (!IsA(rawreq, SupportRequestIndexCondition))
-		PG_RETURN_POINTER(NULL);
-	req = (SupportRequestIndexCondition *) rawreq;
-	if (!IsA(req->node, FuncExpr) || req->indexarg != 0)
-		PG_RETURN_POINTER(NULL);
-	call = (FuncExpr *) req->node;
-	if (list_length(call->args) != 1)
-		PG_RETURN_POINTER(NULL);
-
-	opno = get_opfamily_member(req->opfamily, JSONBOID, JSONPATHOID,
-							   JsonbJsonpathPredicateStrategyNumber);
-	if (!OidIsValid(opno))
-		PG_RETURN_POINTER(NULL);
-
-	prefilter = (Expr *) makeFuncExpr(PrefilterFunctionOid(), JSONPATHOID, NIL,
-									  InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
-	req->lossy = true;
-	PG_RETURN_POINTER(list_make1(make_opclause(opno, BOOLOID, false,
-											   (Expr *) linitial(call->args), prefilter,
-											   InvalidOid, InvalidOid)));
 }
 
 static text *

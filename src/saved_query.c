@@ -11,8 +11,13 @@
 #include "compat.h"
 #include "result_set.h"
 #include "session.h"
-#include "store.h"
-#include "stored_query.h"
+#include "catalog.h"
+#include "admin.h"
+#include "jsonb_util.h"
+#include "permits.h"
+#include "sql_runner.h"
+#include "stored_sql.h"
+#include "validate.h"
 
 #include "access/stratnum.h"
 #include "access/xact.h"
@@ -54,16 +59,16 @@ ReadSavedQuery(HeapTuple row, TupleDesc desc, SavedQuery *q)
 	bool		isnull;
 	Datum		d;
 
-	q->name = TextDatumGetCString(AkStoreColumn(row, desc, "name", &isnull));
-	q->query = TextDatumGetCString(AkStoreColumn(row, desc, "query", &isnull));
-	q->search_path = TextDatumGetCString(AkStoreColumn(row, desc, "search_path", &isnull));
-	q->owner = DatumGetObjectId(AkStoreColumn(row, desc, "owner", &isnull));
-	d = AkStoreColumn(row, desc, "refresh_rate", &isnull);
+	q->name = TextDatumGetCString(AkCatalogColumn(row, desc, "name", &isnull));
+	q->query = TextDatumGetCString(AkCatalogColumn(row, desc, "query", &isnull));
+	q->search_path = TextDatumGetCString(AkCatalogColumn(row, desc, "search_path", &isnull));
+	q->owner = DatumGetObjectId(AkCatalogColumn(row, desc, "owner", &isnull));
+	d = AkCatalogColumn(row, desc, "refresh_rate", &isnull);
 	q->cached = !isnull;
 	q->refresh_rate = isnull ? NULL : DatumGetIntervalP(d);
-	q->result = AkStoreColumn(row, desc, "result", &isnull);
+	q->result = AkCatalogColumn(row, desc, "result", &isnull);
 	q->computed = !isnull;
-	d = AkStoreColumn(row, desc, "refreshed_at", &isnull);
+	d = AkCatalogColumn(row, desc, "refreshed_at", &isnull);
 	q->refreshed_at = isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
 }
 
@@ -75,7 +80,7 @@ FetchSavedQuery(const char *name, SavedQuery *q)
 	HeapTuple	row;
 
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(name));
-	row = AkStoreFetch("saved_queries", AK_STORE_STATEMENT_SNAPSHOT, 1, &key, &desc);
+	row = AkCatalogFetch("saved_queries", AK_CATALOG_STATEMENT_SNAPSHOT, 1, &key, &desc);
 	if (row == NULL)
 		return false;
 	ReadSavedQuery(row, desc, q);
@@ -109,7 +114,7 @@ CheckRefreshRate(FunctionCallInfo fcinfo, int argno)
 }
 
 static void
-StoreSavedQuery(FunctionCallInfo fcinfo, bool create)
+WriteSavedQuery(FunctionCallInfo fcinfo, bool create)
 {
 	const char *function = create ? "ak_create_saved_query" : "ak_update_saved_query";
 	char	   *name;
@@ -143,11 +148,11 @@ StoreSavedQuery(FunctionCallInfo fcinfo, bool create)
 	args[3] = CStringGetTextDatum(AkCurrentSearchPath());
 	args[4] = ObjectIdGetDatum(GetUserId());
 	if (create)
-		AkWriteStore("INSERT INTO access_key.saved_queries (name, query, refresh_rate, search_path, owner)"
+		AkCatalogExecute("INSERT INTO access_key.saved_queries (name, query, refresh_rate, search_path, owner)"
 					 " VALUES ($1, $2, $3, $4, $5)", 5, types, args, nulls);
 	else
 		/* A changed query or rate drops the stored result; the updater owns it now. */
-		AkWriteStore("UPDATE access_key.saved_queries"
+		AkCatalogExecute("UPDATE access_key.saved_queries"
 					 " SET query = $2, refresh_rate = $3, search_path = $4, owner = $5, result = NULL,"
 					 "     refreshed_at = NULL, updated_at = pg_catalog.now()"
 					 " WHERE name OPERATOR(pg_catalog.=) $1", 5, types, args, nulls);
@@ -157,7 +162,7 @@ StoreSavedQuery(FunctionCallInfo fcinfo, bool create)
 Datum
 ak_create_saved_query(PG_FUNCTION_ARGS)
 {
-	StoreSavedQuery(fcinfo, true);
+	WriteSavedQuery(fcinfo, true);
 	PG_RETURN_VOID();
 }
 
@@ -165,7 +170,7 @@ ak_create_saved_query(PG_FUNCTION_ARGS)
 Datum
 ak_update_saved_query(PG_FUNCTION_ARGS)
 {
-	StoreSavedQuery(fcinfo, false);
+	WriteSavedQuery(fcinfo, false);
 	PG_RETURN_VOID();
 }
 
@@ -220,7 +225,7 @@ ak_saved_query_result(PG_FUNCTION_ARGS)
 
 /* Whether a key may read this saved query (live or cached, by its kind). */
 static bool
-SavedQueryReadable(HeapTuple row, TupleDesc desc, AccessKey key, char **name)
+SavedQueryVisible(HeapTuple row, TupleDesc desc, AccessKey key, char **name)
 {
 	SavedQuery	q;
 
@@ -234,14 +239,14 @@ SavedQueryReadable(HeapTuple row, TupleDesc desc, AccessKey key, char **name)
 Datum
 ak_list_saved_queries(PG_FUNCTION_ARGS)
 {
-	return AkReturnArrayAsSet(fcinfo, AkVisibleNames("saved_queries", SAVED_QUERY_ADMIN, SavedQueryReadable));
+	return AkReturnArrayAsSet(fcinfo, AkVisibleNames("saved_queries", SAVED_QUERY_ADMIN, SavedQueryVisible));
 }
 
 /* ak_readable_saved_queries(): the same names as text[] (1.0). */
 Datum
 ak_readable_saved_queries(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_ARRAYTYPE_P(AkVisibleNames("saved_queries", SAVED_QUERY_ADMIN, SavedQueryReadable));
+	PG_RETURN_ARRAYTYPE_P(AkVisibleNames("saved_queries", SAVED_QUERY_ADMIN, SavedQueryVisible));
 }
 
 static bool
@@ -267,7 +272,7 @@ RefreshOne(const SavedQuery *q)
 	Oid			types[2] = {TEXTOID, JSONBOID};
 	Datum		args[2] = {CStringGetTextDatum(q->name), JsonbPGetDatum(AkJsonbArray(rows))};
 
-	AkWriteStore("UPDATE access_key.saved_queries"
+	AkCatalogExecute("UPDATE access_key.saved_queries"
 				 " SET result = $2, refreshed_at = pg_catalog.now()"
 				 " WHERE name OPERATOR(pg_catalog.=) $1",
 				 2, types, args, NULL);
@@ -290,7 +295,7 @@ ak_refresh_cached_queries(PG_FUNCTION_ARGS)
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 
 	AkRequireNoSessionKey("ak_refresh_cached_queries");
-	rows = AkStoreScan("saved_queries", AK_STORE_STATEMENT_SNAPSHOT, &desc);
+	rows = AkCatalogScan("saved_queries", AK_CATALOG_STATEMENT_SNAPSHOT, &desc);
 	foreach(lc, rows)
 	{
 		SavedQuery	q;

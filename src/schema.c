@@ -15,7 +15,10 @@
 #include "result_set.h"
 #include "schema.h"
 #include "session.h"
-#include "stored_query.h"
+#include "admin.h"
+#include "iso8601.h"
+#include "jsonb_util.h"
+#include "permits.h"
 
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
@@ -298,7 +301,7 @@ ak_schema(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 
 	RequireSchemaAccess();
-	if (AkLookupCollection(relid, &column) != AK_COLLECTION_REGISTERED)
+	if (AkFetchCollection(relid, &column) != AK_COLLECTION_REGISTERED)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("%s is not a protected collection",

@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "compat.h"
+#include "prefilter.h"
 #include "session.h"
 
 #include "access/xact.h"
@@ -121,8 +122,10 @@ ShowKeySetting(void)
 	return (key_setting && *key_setting) ? "(redacted)" : "";
 }
 
+static void InvalidateKeyCache(Datum arg, Oid relid);
+
 void
-AkDefineSessionSettings(void)
+AkSessionInit(void)
 {
 	DefineCustomStringVariable(AK_KEY_SETTING,
 							   "The access key token this session presents.",
@@ -143,22 +146,17 @@ AkDefineSessionSettings(void)
 							 PGC_SUSET,
 							 GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE,
 							 CheckContextSetting, NULL, NULL);
+	CacheRegisterRelcacheCallback(InvalidateKeyCache, (Datum) 0);
 }
 
 static void
 InvalidateKeyCache(Datum arg, Oid relid)
 {
-	if (!OidIsValid(relid) || AkIsKeyStoreRelation(relid))
+	if (!OidIsValid(relid) || AkIsKeyTable(relid))
 	{
 		cache.valid = false;
 		key_store_invalidations++;
 	}
-}
-
-void
-AkRegisterCacheInvalidation(void)
-{
-	CacheRegisterRelcacheCallback(InvalidateKeyCache, (Datum) 0);
 }
 
 bool
@@ -199,7 +197,7 @@ ResolveSessionKey(void)
 	else
 	{
 		AkHashToken(key_setting, len, hash);
-		cache.state = AkLookupTokenHash(hash, &cache.key) ? KEY_FOUND : KEY_UNKNOWN;
+		cache.state = AkFetchKeyByTokenHash(hash, &cache.key) ? KEY_FOUND : KEY_UNKNOWN;
 		sodium_memzero(hash, sizeof(hash));
 		if (cache.state == KEY_FOUND)
 			cache.active = AkIsActive(cache.key.definition);

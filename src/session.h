@@ -8,10 +8,13 @@
 #include "postgres.h"
 
 #include "filter.h"
-#include "key_store.h"
+#include "key_lookup.h"
 
-extern void AkDefineSessionSettings(void);
-extern void AkRegisterCacheInvalidation(void);
+/*
+ * Defines access_key.key and access_key.context and registers the relcache
+ * callback that drops the cached key; called from _PG_init.
+ */
+extern void AkSessionInit(void);
 
 /* Whether access_key.key is set (to anything, valid or not). */
 extern bool AkSessionPresentsKey(void);

@@ -4,21 +4,26 @@
 #include "postgres.h"
 
 #include "compat.h"
-#include "store.h"
+#include "catalog.h"
 
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "catalog/pg_class.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
 #include "catalog/namespace.h"
 #include "nodes/pg_list.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #define AK_SCHEMA "access_key"
 
 Oid
-AkStoreRelidIfExists(const char *relname)
+AkCatalogRelidIfExists(const char *relname)
 {
 	Oid			nsp = get_namespace_oid(AK_SCHEMA, true);
 
@@ -26,9 +31,9 @@ AkStoreRelidIfExists(const char *relname)
 }
 
 Oid
-AkStoreRelid(const char *relname)
+AkCatalogRelid(const char *relname)
 {
-	Oid			relid = AkStoreRelidIfExists(relname);
+	Oid			relid = AkCatalogRelidIfExists(relname);
 
 	if (!OidIsValid(relid))
 		ereport(ERROR,
@@ -40,10 +45,10 @@ AkStoreRelid(const char *relname)
 
 /* Scans access_key.<relname> by its primary key; copies up to one or all rows. */
 static List *
-ScanByPrimaryKey(const char *relname, AkStoreSnapshot which, int nkeys, ScanKey keys,
+ScanByPrimaryKey(const char *relname, AkCatalogSnapshot which, int nkeys, ScanKey keys,
 				 bool first_only, TupleDesc *desc)
 {
-	Relation	rel = table_open(AkStoreRelid(relname), AccessShareLock);
+	Relation	rel = table_open(AkCatalogRelid(relname), AccessShareLock);
 	/* Named in access_key.sql; RelationGetPrimaryKeyIndex changed in 18. */
 	Oid			pkey = get_relname_relid(psprintf("%s_pkey", relname), RelationGetNamespace(rel));
 	SysScanDesc scan;
@@ -51,7 +56,7 @@ ScanByPrimaryKey(const char *relname, AkStoreSnapshot which, int nkeys, ScanKey 
 	List	   *rows = NIL;
 	Snapshot	snapshot = NULL;	/* NULL: a fresh one, the relation is no catalog */
 
-	if (which == AK_STORE_STATEMENT_SNAPSHOT && ActiveSnapshotSet())
+	if (which == AK_CATALOG_STATEMENT_SNAPSHOT && ActiveSnapshotSet())
 		snapshot = GetActiveSnapshot();
 	if (!OidIsValid(pkey))
 		elog(ERROR, "primary key index of access_key.%s is missing", relname);
@@ -69,7 +74,7 @@ ScanByPrimaryKey(const char *relname, AkStoreSnapshot which, int nkeys, ScanKey 
 }
 
 HeapTuple
-AkStoreFetch(const char *relname, AkStoreSnapshot snapshot, int nkeys, ScanKey keys, TupleDesc *desc)
+AkCatalogFetch(const char *relname, AkCatalogSnapshot snapshot, int nkeys, ScanKey keys, TupleDesc *desc)
 {
 	List	   *rows = ScanByPrimaryKey(relname, snapshot, nkeys, keys, true, desc);
 
@@ -77,13 +82,13 @@ AkStoreFetch(const char *relname, AkStoreSnapshot snapshot, int nkeys, ScanKey k
 }
 
 List *
-AkStoreScan(const char *relname, AkStoreSnapshot snapshot, TupleDesc *desc)
+AkCatalogScan(const char *relname, AkCatalogSnapshot snapshot, TupleDesc *desc)
 {
 	return ScanByPrimaryKey(relname, snapshot, 0, NULL, false, desc);
 }
 
 Datum
-AkStoreColumn(HeapTuple tuple, TupleDesc desc, const char *column, bool *isnull)
+AkCatalogColumn(HeapTuple tuple, TupleDesc desc, const char *column, bool *isnull)
 {
 	for (int i = 0; i < desc->natts; i++)
 	{
@@ -94,4 +99,36 @@ AkStoreColumn(HeapTuple tuple, TupleDesc desc, const char *column, bool *isnull)
 	}
 	elog(ERROR, "column \"%s\" is missing from an access_key table", column);
 	return (Datum) 0;
+}
+
+void
+AkCatalogExecute(const char *sql, int nargs, Oid *argtypes, Datum *args, const char *nulls)
+{
+	Oid			owner;
+	Oid			save_userid;
+	int			save_sec_context;
+	HeapTuple	tuple;
+	int			rc;
+	int			nestlevel;
+
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(AkCatalogRelid("keys")));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for access_key.saved_queries");
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute_with_args(sql, nargs, argtypes, args, nulls, false, 0);
+	if (rc < 0)
+		elog(ERROR, "writing access_key results failed (SPI result %d)", rc);
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	AtEOXact_GUC(true, nestlevel);
 }

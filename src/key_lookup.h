@@ -5,8 +5,8 @@
  * the lookup therefore reads them directly (by index, like a catalog), which
  * involves no privilege check and no row-level security.
  */
-#ifndef ACCESS_KEY_KEY_STORE_H
-#define ACCESS_KEY_KEY_STORE_H
+#ifndef ACCESS_KEY_KEY_LOOKUP_H
+#define ACCESS_KEY_KEY_LOOKUP_H
 
 #include "postgres.h"
 
@@ -25,9 +25,9 @@ typedef struct AkStoredKey
 } AkStoredKey;
 
 /* Finds the key whose token has this hash; false when there is none. */
-extern bool AkLookupTokenHash(const uint8 *hash, AkStoredKey *key);
+extern bool AkFetchKeyByTokenHash(const uint8 *hash, AkStoredKey *key);
 
 /* Whether relid is one of the key tables (for cache invalidation). */
-extern bool AkIsKeyStoreRelation(Oid relid);
+extern bool AkIsKeyTable(Oid relid);
 
-#endif							/* ACCESS_KEY_KEY_STORE_H */
+#endif							/* ACCESS_KEY_KEY_LOOKUP_H */

@@ -1,0 +1,68 @@
+/*
+ * planner_support.c — the planner support function of
+ * ak_apply_filters(properties): index conditions for protected collections.
+ *
+ * Plans outlive keys: an index condition added here never contains a value
+ * of the key that was present at planning time.  It calls a STABLE function
+ * (ak_index_prefilter()) that is evaluated when the scan starts, so a cached
+ * plan executed under another key uses that key's condition, and the exact
+ * filter is still applied to every row the index returns.
+ */
+#include "postgres.h"
+
+#include "compat.h"
+#include "planner_support.h"
+
+#include "catalog/pg_type.h"
+#include "nodes/makefuncs.h"
+#include "nodes/supportnodes.h"
+#include "parser/parse_func.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+
+PG_FUNCTION_INFO_V1(ak_apply_filters_support);
+
+static Oid
+PrefilterFunctionOid(void)
+{
+	List	   *name = list_make2(makeString("access_key"), makeString("ak_index_prefilter"));
+
+	return LookupFuncName(name, 0, NULL, false);
+}
+
+/*
+ * Planner support for ak_apply_filters(properties): when properties is
+ * indexed by a GIN jsonb operator class, offer the lossy index condition
+ * properties @@ ak_index_prefilter().  The exact filter is still applied to
+ * every row the index returns.
+ */
+Datum
+ak_apply_filters_support(PG_FUNCTION_ARGS)
+{
+	Node	   *rawreq = (Node *) PG_GETARG_POINTER(0);
+	SupportRequestIndexCondition *req;
+	FuncExpr   *call;
+	Oid			opno;
+	Expr	   *prefilter;
+
+	if (!IsA(rawreq, SupportRequestIndexCondition))
+		PG_RETURN_POINTER(NULL);
+	req = (SupportRequestIndexCondition *) rawreq;
+	if (!IsA(req->node, FuncExpr) || req->indexarg != 0)
+		PG_RETURN_POINTER(NULL);
+	call = (FuncExpr *) req->node;
+	if (list_length(call->args) != 1)
+		PG_RETURN_POINTER(NULL);
+
+	opno = get_opfamily_member(req->opfamily, JSONBOID, JSONPATHOID,
+							   JsonbJsonpathPredicateStrategyNumber);
+	if (!OidIsValid(opno))
+		PG_RETURN_POINTER(NULL);
+
+	prefilter = (Expr *) makeFuncExpr(PrefilterFunctionOid(), JSONPATHOID, NIL,
+									  InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	req->lossy = true;
+	PG_RETURN_POINTER(list_make1(make_opclause(opno, BOOLOID, false,
+											   (Expr *) linitial(call->args), prefilter,
+											   InvalidOid, InvalidOid)));
+}
