@@ -12,7 +12,6 @@
 ------------------------------------------------------------------------------
 
 REVOKE ALL ON FUNCTION
-    access_key.ak_require_no_key(text),
     access_key.ak_apply_filters_support(internal),
     access_key.ak_autofill_trigger(),
     access_key.ak_forbid_keyed_changes()
@@ -76,3 +75,41 @@ DROP FUNCTION access_key.ak_readable_saved_queries();
 DROP FUNCTION access_key.ak_visible_datasets();
 DROP FUNCTION access_key.ak_require_schema_access();
 DROP FUNCTION access_key.ak_keen_type(text, jsonb);
+
+------------------------------------------------------------------------------
+-- Key administration and deletions in C (CREATE OR REPLACE keeps the
+-- privileges admins were granted); their SQL helpers go.
+------------------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION access_key.ak_create_key(
+    definition access_key.access_key, expires_at timestamptz DEFAULT NULL)
+RETURNS TABLE (id uuid, key text, definition access_key.access_key,
+               created_at timestamptz, expires_at timestamptz)
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE ROWS 1;
+CREATE OR REPLACE FUNCTION access_key.ak_get_key(id uuid) RETURNS access_key.access_key
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
+CREATE OR REPLACE FUNCTION access_key.ak_list_keys(name text DEFAULT NULL)
+RETURNS TABLE (id uuid, name text, is_active boolean, permitted text[],
+               created_at timestamptz, updated_at timestamptz, expires_at timestamptz,
+               last_used_at timestamptz, parent_id uuid)
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
+CREATE OR REPLACE FUNCTION access_key.ak_update_key(id uuid, definition access_key.access_key)
+RETURNS access_key.access_key
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+CREATE OR REPLACE FUNCTION access_key.ak_revoke_key(id uuid) RETURNS void
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+CREATE OR REPLACE FUNCTION access_key.ak_unrevoke_key(id uuid) RETURNS void
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+CREATE OR REPLACE FUNCTION access_key.ak_delete_key(id uuid) RETURNS boolean
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+CREATE OR REPLACE FUNCTION access_key.ak_delete_saved_query(name text) RETURNS boolean
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+CREATE OR REPLACE FUNCTION access_key.ak_delete_dataset(name text) RETURNS boolean
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+
+DROP FUNCTION access_key.ak_set_key_active(uuid, boolean, text);
+DROP FUNCTION access_key.ak_store_new_key(access_key.access_key, timestamptz, uuid);
+DROP FUNCTION access_key.ak_raise_unknown_key(uuid);
+DROP FUNCTION access_key.ak_require_no_key(text);
+DROP FUNCTION access_key.ak_generate_token();
+DROP FUNCTION access_key.ak_hash_token(text);

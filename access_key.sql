@@ -133,6 +133,7 @@ SELECT pg_catalog.pg_extension_config_dump('access_key.key_tokens', '');
 -- Every committed change reaches each backend's key cache at its next transaction.
 CREATE FUNCTION access_key.ak_key_store_changed() RETURNS trigger
     AS 'MODULE_PATHNAME' LANGUAGE C;
+REVOKE ALL ON FUNCTION access_key.ak_key_store_changed() FROM PUBLIC;
 CREATE TRIGGER keys_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON access_key.keys
     FOR EACH STATEMENT EXECUTE FUNCTION access_key.ak_key_store_changed();
@@ -145,184 +146,48 @@ CREATE TRIGGER key_tokens_changed
 ALTER TABLE access_key.keys ENABLE ALWAYS TRIGGER keys_changed;
 ALTER TABLE access_key.key_tokens ENABLE ALWAYS TRIGGER key_tokens_changed;
 
--- Internal helpers of the admin functions.
-CREATE FUNCTION access_key.ak_generate_token() RETURNS text
-    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;
-CREATE FUNCTION access_key.ak_hash_token(text) RETURNS bytea
-    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION access_key.ak_require_no_key(function_name text) RETURNS void
-    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
-
-CREATE FUNCTION access_key.ak_raise_unknown_key(key_id uuid) RETURNS void
-    LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF key_id IS NULL THEN
-        RAISE EXCEPTION 'key id must not be null'
-            USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    RAISE EXCEPTION 'access key % does not exist', key_id
-        USING ERRCODE = 'undefined_object',
-              HINT = 'access_key.ak_list_keys() lists the keys.';
-END
-$$;
-
-CREATE FUNCTION access_key.ak_store_new_key(
-    new_definition access_key.access_key, new_expires_at timestamptz, new_parent_id uuid)
-RETURNS TABLE (new_id uuid, new_token text, new_created_at timestamptz)
-    LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF new_definition IS NULL THEN
-        RAISE EXCEPTION 'key definition must not be null'
-            USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    IF new_expires_at IS NOT NULL AND new_expires_at <= now() THEN
-        RAISE EXCEPTION 'expiry time must be in the future'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('expires_at is %s; the current time is %s.', new_expires_at, now());
-    END IF;
-    new_token := access_key.ak_generate_token();
-    INSERT INTO access_key.keys AS k (definition, expires_at, parent_id)
-        VALUES (new_definition, new_expires_at, new_parent_id)
-        RETURNING k.id, k.created_at INTO new_id, new_created_at;
-    INSERT INTO access_key.key_tokens (token_hash, key_id)
-        VALUES (access_key.ak_hash_token(new_token), new_id);
-    RETURN NEXT;
-END
-$$;
-
-REVOKE ALL ON FUNCTION
-    access_key.ak_key_store_changed(),
-    access_key.ak_require_no_key(text),
-    access_key.ak_generate_token(),
-    access_key.ak_hash_token(text),
-    access_key.ak_raise_unknown_key(uuid),
-    access_key.ak_store_new_key(access_key.access_key, timestamptz, uuid)
-FROM PUBLIC;
-
 ------------------------------------------------------------------------------
 -- Key administration (SPEC §5).  EXECUTE on these is the master key: none is
 -- granted to PUBLIC, and each refuses to run while the session presents a key.
+-- They run as their caller and write the key tables as the extension's owner.
 ------------------------------------------------------------------------------
 
 CREATE FUNCTION access_key.ak_create_key(
     definition access_key.access_key, expires_at timestamptz DEFAULT NULL)
 RETURNS TABLE (id uuid, key text, definition access_key.access_key,
                created_at timestamptz, expires_at timestamptz)
-    LANGUAGE sql VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT access_key.ak_require_no_key('ak_create_key');
-    SELECT n.new_id, n.new_token, $1, n.new_created_at, $2
-    FROM access_key.ak_store_new_key($1, $2, NULL::uuid) AS n;
-$$;
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE ROWS 1;
 COMMENT ON FUNCTION access_key.ak_create_key(access_key.access_key, timestamptz)
     IS 'creates a key and returns its token, the only time the token is visible';
 
 CREATE FUNCTION access_key.ak_get_key(id uuid) RETURNS access_key.access_key
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    found_definition access_key.access_key;
-BEGIN
-    PERFORM access_key.ak_require_no_key('ak_get_key');
-    SELECT k.definition INTO found_definition FROM access_key.keys AS k WHERE k.id = ak_get_key.id;
-    IF NOT FOUND THEN
-        PERFORM access_key.ak_raise_unknown_key(ak_get_key.id);
-    END IF;
-    RETURN found_definition;
-END
-$$;
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
 COMMENT ON FUNCTION access_key.ak_get_key(uuid) IS 'the definition of a key';
 
 CREATE FUNCTION access_key.ak_list_keys(name text DEFAULT NULL)
 RETURNS TABLE (id uuid, name text, is_active boolean, permitted text[],
                created_at timestamptz, updated_at timestamptz, expires_at timestamptz,
                last_used_at timestamptz, parent_id uuid)
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT access_key.ak_require_no_key('ak_list_keys');
-    SELECT k.id, d ->> 'name', (d ->> 'is_active')::boolean,
-           ARRAY(SELECT jsonb_array_elements_text(d -> 'permitted')),
-           k.created_at, k.updated_at, k.expires_at, k.last_used_at, k.parent_id
-    FROM access_key.keys AS k, LATERAL (SELECT k.definition::jsonb AS d) AS j
-    WHERE $1 IS NULL OR d ->> 'name' = $1
-    ORDER BY k.created_at, k.id;
-$$;
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
 COMMENT ON FUNCTION access_key.ak_list_keys(text)
     IS 'all keys, or those with this exact name; never hashes or tokens';
 
 CREATE FUNCTION access_key.ak_update_key(id uuid, definition access_key.access_key)
 RETURNS access_key.access_key
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    PERFORM access_key.ak_require_no_key('ak_update_key');
-    IF ak_update_key.definition IS NULL THEN
-        RAISE EXCEPTION 'key definition must not be null'
-            USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    UPDATE access_key.keys AS k
-        SET definition = ak_update_key.definition, updated_at = now()
-        WHERE k.id = ak_update_key.id;
-    IF NOT FOUND THEN
-        PERFORM access_key.ak_raise_unknown_key(ak_update_key.id);
-    END IF;
-    RETURN ak_update_key.definition;
-END
-$$;
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION access_key.ak_update_key(uuid, access_key.access_key)
     IS 'replaces the whole definition of a key; its token stays';
 
-CREATE FUNCTION access_key.ak_set_key_active(key_id uuid, active boolean, function_name text)
-RETURNS void
-    LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    PERFORM access_key.ak_require_no_key(function_name);
-    UPDATE access_key.keys AS k
-        SET definition = jsonb_set(k.definition::jsonb, '{is_active}', to_jsonb(active))::access_key.access_key,
-            updated_at = now()
-        WHERE k.id = key_id;
-    IF NOT FOUND THEN
-        PERFORM access_key.ak_raise_unknown_key(key_id);
-    END IF;
-END
-$$;
-REVOKE ALL ON FUNCTION access_key.ak_set_key_active(uuid, boolean, text) FROM PUBLIC;
-
 CREATE FUNCTION access_key.ak_revoke_key(id uuid) RETURNS void
-    LANGUAGE sql VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$ SELECT access_key.ak_set_key_active($1, false, 'ak_revoke_key') $$;
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION access_key.ak_revoke_key(uuid) IS 'sets is_active to false';
 
 CREATE FUNCTION access_key.ak_unrevoke_key(id uuid) RETURNS void
-    LANGUAGE sql VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$ SELECT access_key.ak_set_key_active($1, true, 'ak_unrevoke_key') $$;
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION access_key.ak_unrevoke_key(uuid) IS 'sets is_active to true';
 
 CREATE FUNCTION access_key.ak_delete_key(id uuid) RETURNS boolean
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    PERFORM access_key.ak_require_no_key('ak_delete_key');
-    DELETE FROM access_key.keys AS k WHERE k.id = ak_delete_key.id;
-    IF NOT FOUND THEN
-        PERFORM access_key.ak_raise_unknown_key(ak_delete_key.id);
-    END IF;
-    RETURN true;
-END
-$$;
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION access_key.ak_delete_key(uuid) IS 'deletes a key and its tokens permanently';
 
 REVOKE ALL ON FUNCTION
@@ -527,19 +392,7 @@ COMMENT ON FUNCTION access_key.ak_update_saved_query(text, text, interval)
     IS 'replaces a saved query (and drops its cached result)';
 
 CREATE FUNCTION access_key.ak_delete_saved_query(name text) RETURNS boolean
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    PERFORM access_key.ak_require_no_key('ak_delete_saved_query');
-    DELETE FROM access_key.saved_queries AS s WHERE s.name = ak_delete_saved_query.name;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'saved query "%" does not exist', ak_delete_saved_query.name
-            USING ERRCODE = 'undefined_object';
-    END IF;
-    RETURN true;
-END
-$$;
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION access_key.ak_delete_saved_query(text) IS 'deletes a saved query';
 
 CREATE FUNCTION access_key.ak_refresh_cached_queries() RETURNS integer
@@ -567,19 +420,7 @@ COMMENT ON FUNCTION access_key.ak_refresh_dataset(text)
     IS 'recomputes a dataset as the role that stored it and stores its rows per index value; returns how many index values';
 
 CREATE FUNCTION access_key.ak_delete_dataset(name text) RETURNS boolean
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    PERFORM access_key.ak_require_no_key('ak_delete_dataset');
-    DELETE FROM access_key.datasets AS d WHERE d.name = ak_delete_dataset.name;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'dataset "%" does not exist', ak_delete_dataset.name
-            USING ERRCODE = 'undefined_object';
-    END IF;
-    RETURN true;
-END
-$$;
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION access_key.ak_delete_dataset(text) IS 'deletes a dataset and its stored rows';
 
 CREATE FUNCTION access_key.ak_dataset_definition(name text) RETURNS jsonb

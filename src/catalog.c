@@ -101,23 +101,31 @@ AkCatalogColumn(HeapTuple tuple, TupleDesc desc, const char *column, bool *isnul
 	return (Datum) 0;
 }
 
-void
-AkCatalogExecute(const char *sql, int nargs, Oid *argtypes, Datum *args, const char *nulls)
+Oid
+AkExtensionOwner(void)
 {
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(AkCatalogRelid("keys")));
 	Oid			owner;
-	Oid			save_userid;
-	int			save_sec_context;
-	HeapTuple	tuple;
-	int			rc;
-	int			nestlevel;
 
-	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(AkCatalogRelid("keys")));
 	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "cache lookup failed for access_key.saved_queries");
+		elog(ERROR, "cache lookup failed for access_key.keys");
 	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
 	ReleaseSysCache(tuple);
+	return owner;
+}
 
-	nestlevel = NewGUCNestLevel();
+/* Runs sql as the extension's owner; copies the first row returned, if asked. */
+static uint64
+ExecuteAsOwner(const char *sql, int nargs, Oid *argtypes, Datum *args, const char *nulls,
+			   HeapTuple *first_row, TupleDesc *desc)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	Oid			owner = AkExtensionOwner();
+	Oid			save_userid;
+	int			save_sec_context;
+	int			nestlevel = NewGUCNestLevel();
+	uint64		processed;
+
 	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
@@ -125,10 +133,39 @@ AkCatalogExecute(const char *sql, int nargs, Oid *argtypes, Datum *args, const c
 						   SECURITY_RESTRICTED_OPERATION);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	rc = SPI_execute_with_args(sql, nargs, argtypes, args, nulls, false, 0);
-	if (rc < 0)
-		elog(ERROR, "writing access_key results failed (SPI result %d)", rc);
+	if (SPI_execute_with_args(sql, nargs, argtypes, args, nulls, false, 0) < 0)
+		elog(ERROR, "could not change the access_key tables: %s", sql);
+	processed = SPI_processed;
+	if (first_row)
+	{
+		*first_row = NULL;
+		if (SPI_tuptable != NULL && SPI_processed > 0)
+		{
+			MemoryContext spi = MemoryContextSwitchTo(caller);
+
+			*first_row = heap_copytuple(SPI_tuptable->vals[0]);
+			*desc = CreateTupleDescCopy(SPI_tuptable->tupdesc);
+			MemoryContextSwitchTo(spi);
+		}
+	}
 	SPI_finish();
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 	AtEOXact_GUC(true, nestlevel);
+	return processed;
+}
+
+uint64
+AkCatalogExecute(const char *sql, int nargs, Oid *argtypes, Datum *args, const char *nulls)
+{
+	return ExecuteAsOwner(sql, nargs, argtypes, args, nulls, NULL, NULL);
+}
+
+HeapTuple
+AkCatalogExecuteReturning(const char *sql, int nargs, Oid *argtypes, Datum *args, const char *nulls,
+						  TupleDesc *desc)
+{
+	HeapTuple	row;
+
+	(void) ExecuteAsOwner(sql, nargs, argtypes, args, nulls, &row, desc);
+	return row;
 }

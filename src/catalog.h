@@ -57,6 +57,13 @@ extern Datum AkCatalogColumn(HeapTuple tuple, TupleDesc desc, const char *column
  * may do) as the extension's owner, with search_path pg_catalog, pg_temp, in
  * a security-restricted operation.  nulls as for SPI ('n' = NULL), or NULL.
  */
-extern void AkCatalogExecute(const char *sql, int nargs, Oid *argtypes, Datum *args, const char *nulls);
+extern uint64 AkCatalogExecute(const char *sql, int nargs, Oid *argtypes, Datum *args, const char *nulls);
+
+/* The same for a statement with RETURNING: its first row, copied, or NULL. */
+extern HeapTuple AkCatalogExecuteReturning(const char *sql, int nargs, Oid *argtypes, Datum *args,
+										   const char *nulls, TupleDesc *desc);
+
+/* The role that owns the extension's tables (the one that created it). */
+extern Oid	AkExtensionOwner(void);
 
 #endif							/* ACCESS_KEY_CATALOG_H */

@@ -26,6 +26,7 @@
 
 PG_FUNCTION_INFO_V1(ak_create_dataset);
 PG_FUNCTION_INFO_V1(ak_refresh_dataset);
+PG_FUNCTION_INFO_V1(ak_delete_dataset);
 PG_FUNCTION_INFO_V1(ak_dataset_definition);
 PG_FUNCTION_INFO_V1(ak_list_datasets);
 /* Named by the 1.0 install script; kept so 1.0 databases keep working. */
@@ -257,6 +258,29 @@ ak_refresh_dataset(PG_FUNCTION_ARGS)
 				 " WHERE name OPERATOR(pg_catalog.=) $1",
 				 1, write_types, write_args, NULL);
 	PG_RETURN_INT32(ngroups);
+}
+
+/* ak_delete_dataset(name): deletes a dataset and its stored rows; true. */
+Datum
+ak_delete_dataset(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	Oid			types[1] = {TEXTOID};
+	Datum		args[1];
+
+	AkRequireNoSessionKey("ak_delete_dataset");
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the name of a %s must not be null", "dataset")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	args[0] = PG_GETARG_DATUM(0);
+	if (AkCatalogExecute("DELETE FROM access_key.datasets WHERE name OPERATOR(pg_catalog.=) $1",
+						 1, types, args, NULL) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("dataset \"%s\" does not exist", name)));
+	PG_RETURN_BOOL(true);
 }
 
 /* ak_dataset_definition(name): name, query, index_by, refreshed_at (operation "read"). */
