@@ -31,7 +31,7 @@ $$;
 GRANT USAGE ON SCHEMA access_key TO PUBLIC;
 
 ------------------------------------------------------------------------------
--- The access_key type (SPEC §3)
+-- The access_key type (docs/reference.md#the-access_key-type)
 ------------------------------------------------------------------------------
 
 CREATE TYPE access_key.access_key;
@@ -93,7 +93,7 @@ CREATE OPERATOR CLASS access_key.access_key_hash_ops
     FUNCTION 1 access_key.access_key_hash(access_key.access_key);
 
 ------------------------------------------------------------------------------
--- Key store (SPEC §5): only a BLAKE2b hash of each token is stored.
+-- Key store (docs/reference.md#admin-functions): only a BLAKE2b hash of each token is stored.
 ------------------------------------------------------------------------------
 
 CREATE TABLE access_key.keys (
@@ -147,7 +147,7 @@ ALTER TABLE access_key.keys ENABLE ALWAYS TRIGGER keys_changed;
 ALTER TABLE access_key.key_tokens ENABLE ALWAYS TRIGGER key_tokens_changed;
 
 ------------------------------------------------------------------------------
--- Key administration (SPEC §5).  EXECUTE on these is the master key: none is
+-- Key administration (docs/reference.md#admin-functions).  EXECUTE on these is the master key: none is
 -- granted to PUBLIC, and each refuses to run while the session presents a key.
 -- They run as their caller and write the key tables as the extension's owner.
 ------------------------------------------------------------------------------
@@ -201,7 +201,7 @@ REVOKE ALL ON FUNCTION
 FROM PUBLIC;
 
 ------------------------------------------------------------------------------
--- Presenting a key (SPEC §6) and permission checks (SPEC §7)
+-- Presenting a key (docs/reference.md#presenting-a-key) and permission checks (docs/reference.md#ak_permits-rules)
 ------------------------------------------------------------------------------
 
 CREATE FUNCTION access_key.ak_use_key(key text, is_local boolean DEFAULT true) RETURNS uuid
@@ -231,7 +231,7 @@ COMMENT ON FUNCTION access_key.ak_permits(access_key.access_key, text, text, tex
     IS 'whether a key definition permits an action';
 
 ------------------------------------------------------------------------------
--- Filters and protected event collections (SPEC §4, §8)
+-- Filters and protected event collections (docs/reference.md#filters, docs/reference.md#protected-collections)
 ------------------------------------------------------------------------------
 
 CREATE FUNCTION access_key.ak_apply_filters_support(internal) RETURNS internal
@@ -320,7 +320,7 @@ REVOKE ALL ON FUNCTION
 FROM PUBLIC;
 
 ------------------------------------------------------------------------------
--- Saved and cached queries (SPEC §9), datasets (SPEC §10)
+-- Saved and cached queries (docs/reference.md#saved-and-cached-queries), datasets (docs/reference.md#datasets)
 ------------------------------------------------------------------------------
 
 -- Names are compared bytewise ("C"): keyed sessions look them up from C.
@@ -448,7 +448,7 @@ REVOKE ALL ON FUNCTION
 FROM PUBLIC;
 
 ------------------------------------------------------------------------------
--- Schema inspection (SPEC §11)
+-- Schema inspection (docs/reference.md#schema-inspection)
 ------------------------------------------------------------------------------
 
 CREATE FUNCTION access_key.ak_collections() RETURNS SETOF regclass

@@ -1,4 +1,4 @@
--- Protected event collections (SPEC §8): row filters through RLS, autofill,
+-- Protected event collections (docs/reference.md#protected-collections): row filters through RLS, autofill,
 -- append-only, index use and plan safety — as non-superuser roles.
 SET search_path = access_key, public;
 CREATE ROLE regress_ak_owner;
@@ -157,7 +157,8 @@ RESET plan_cache_mode;
 -- Parallel workers get the key from the session's settings: same answers.
 BEGIN;
 SELECT ak_use_key(:'pro_partners') IS NOT NULL;
-SET LOCAL force_parallel_mode = on;
+\i sql/include/parallel_setting.sql
+SET LOCAL :parallel_setting = on;
 SET LOCAL parallel_setup_cost = 0;
 SET LOCAL parallel_tuple_cost = 0;
 SET LOCAL min_parallel_table_scan_size = 0;

@@ -1,4 +1,4 @@
--- Datasets (SPEC §10), as non-superuser roles.
+-- Datasets (docs/reference.md#datasets), as non-superuser roles.
 SET search_path = access_key, public;
 CREATE ROLE regress_ak_owner;
 CREATE ROLE regress_ak_app;

@@ -1,4 +1,4 @@
--- Key store and lifecycle (SPEC §5), run as a non-superuser admin role.
+-- Key store and lifecycle (docs/reference.md#admin-functions), run as a non-superuser admin role.
 SET search_path = access_key, public;
 CREATE ROLE regress_ak_admin;
 CREATE ROLE regress_ak_app;

@@ -1,4 +1,4 @@
--- Saved and cached queries (SPEC §9), as non-superuser roles.
+-- Saved and cached queries (docs/reference.md#saved-and-cached-queries), as non-superuser roles.
 SET search_path = access_key, public;
 CREATE ROLE regress_ak_owner;
 CREATE ROLE regress_ak_app;
@@ -46,7 +46,7 @@ SELECT ak_create_saved_query('domain_probe', $q$SELECT '{1}'::public.checked_int
 SELECT ak_delete_saved_query('domain_probe');
 RESET ROLE;
 
--- Keys (SPEC §7 rules for saved and cached queries).
+-- Keys (docs/reference.md#ak_permits-rules rules for saved and cached queries).
 CREATE FUNCTION pg_temp.new_key(definition text) RETURNS text LANGUAGE sql AS
     'SELECT key FROM access_key.ak_create_key(definition::access_key.access_key)';
 SELECT pg_temp.new_key('{"name": "allowed", "permitted": ["saved_queries"],
@@ -92,7 +92,8 @@ ROLLBACK;
 -- parallel plans forced, the workers apply the same filters.
 BEGIN;
 SELECT ak_use_key(:'k_allowed') IS NOT NULL;
-SET LOCAL force_parallel_mode = on;
+\i sql/include/parallel_setting.sql
+SET LOCAL :parallel_setting = on;
 SET LOCAL parallel_setup_cost = 0;
 SET LOCAL parallel_tuple_cost = 0;
 SET LOCAL min_parallel_table_scan_size = 0;

@@ -1,4 +1,4 @@
--- Schema inspection (SPEC §11): only what the key can see, Keen's type names.
+-- Schema inspection (docs/reference.md#schema-inspection): only what the key can see, Keen's type names.
 SET search_path = access_key, public;
 CREATE ROLE regress_ak_owner;
 CREATE ROLE regress_ak_app;

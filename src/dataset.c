@@ -1,5 +1,5 @@
 /*
- * dataset.c — datasets (SPEC §10): a query whose rows are precomputed per
+ * dataset.c — datasets (docs/reference.md#datasets): a query whose rows are precomputed per
  * value of its index_by properties, so retrieval never re-runs the query.
  */
 #include "postgres.h"

@@ -1,5 +1,5 @@
 /*
- * permits.c — ak_permits (SPEC §7): may this key perform an action, on a
+ * permits.c — ak_permits (docs/reference.md#ak_permits-rules): may this key perform an action, on a
  * named saved query, cached query or dataset, with a dataset operation?
  */
 #include "postgres.h"

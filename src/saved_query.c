@@ -1,5 +1,5 @@
 /*
- * saved_query.c — saved and cached queries (SPEC §9).
+ * saved_query.c — saved and cached queries (docs/reference.md#saved-and-cached-queries).
  *
  * A non-cached saved query runs live, as the caller, in the saved_queries
  * filter context, so the key's saved_queries.filters restrict the protected

@@ -1,5 +1,5 @@
 /*
- * schema.c — schema inspection (SPEC §11): the protected collections a key
+ * schema.c — schema inspection (docs/reference.md#schema-inspection): the protected collections a key
  * may read, and the property paths and Keen types seen in the rows it can see.
  *
  * ak_schema reads at most access_key.schema_sample_rows rows of the

@@ -1,5 +1,5 @@
 /*
- * schema.h — schema inspection (SPEC §11): ak_collections, ak_schema.
+ * schema.h — schema inspection (docs/reference.md#schema-inspection): ak_collections, ak_schema.
  */
 #ifndef ACCESS_KEY_SCHEMA_H
 #define ACCESS_KEY_SCHEMA_H

@@ -1,5 +1,5 @@
 /*
- * session.h — the key a session presents (SPEC §6), resolved once per
+ * session.h — the key a session presents (docs/reference.md#presenting-a-key), resolved once per
  * backend and dropped when the key tables change.
  */
 #ifndef ACCESS_KEY_SESSION_H

@@ -1,5 +1,5 @@
 /*
- * token.c — access key tokens (SPEC §5).
+ * token.c — access key tokens (docs/reference.md#admin-functions).
  */
 #include "postgres.h"
 

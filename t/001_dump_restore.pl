@@ -1,7 +1,7 @@
 
-# Keys survive pg_dump/pg_restore (SPEC §13): the key tables are extension
+# Keys survive pg_dump/pg_restore (docs/reference.md): the key tables are extension
 # configuration tables, so their rows are dumped; tokens are not, because only
-# their hashes are ever stored (SPEC §5).
+# their hashes are ever stored (docs/reference.md#admin-functions).
 use strict;
 use warnings;
 
@@ -9,60 +9,24 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-# Cluster->init runs "pg_regress --config-auth"; scripts/run-tests sets
-# PG_REGRESS, and without it the one next to the PGXS makefiles is used.
-if (!$ENV{PG_REGRESS})
-{
-	my $pgxs = `pg_config --pgxs`;
-	chomp $pgxs;
-	$ENV{PG_REGRESS} = "$1/test/regress/pg_regress" if $pgxs =~ m{^(.*)/makefiles/pgxs\.mk$};
-}
+use AccessKeyTest;
 
-my $node = PostgreSQL::Test::Cluster->new('dump_restore');
-$node->init;
-$node->append_conf('postgresql.conf', "timezone = 'UTC'");
-$node->start;
+my $node = new_cluster('dump_restore');
 
 $node->safe_psql('postgres', 'CREATE DATABASE source_db');
 $node->safe_psql('source_db', 'CREATE EXTENSION access_key');
 
-# The seed example of SPEC §3, and a minimal key.
-my $seed_definition = q({
-  "name": "Ada Corp dashboard",
-  "is_active": true,
-  "permitted": ["writes", "queries", "saved_queries", "cached_queries", "datasets", "schema"],
-  "options": {
-    "writes":        {"autofill": {"customer": {"id": "93iskds39kd93id", "name": "Ada Corp."}}},
-    "queries":       {"filters": [{"property_name": "customer.id", "operator": "eq", "property_value": "93iskds39kd93id"}]},
-    "saved_queries": {"allowed": ["my_saved_query"], "blocked": ["my_sensitive_query"],
-                      "filters": [{"property_name": "customer.id", "operator": "eq", "property_value": "93iskds39kd93id"}]},
-    "cached_queries":{"allowed": ["my_cached_query"], "blocked": ["my_sensitive_query"]},
-    "datasets":      {"operations": ["read", "list", "retrieve"],
-                      "allowed": {"my_single_index_dataset": {"index_by": {"customer.id": ["93iskds39kd93id"]}},
-                                  "my_other_dataset_unlimited_access": {}},
-                      "blocked": ["my_sensitive_dataset"]}
-  }
-});
+# The seed example of docs/reference.md, and a minimal key.
+my $seed_definition = $SEED_DEFINITION;
 my $other_definition = q({"name": "Babbage Ltd", "permitted": ["queries", "writes"]});
 
-# Creates a key and returns (id, token).
-sub create_key
-{
-	my ($definition, $expires_at) = @_;
-	my $expiry = defined $expires_at ? "'$expires_at'" : 'NULL';
-	my $row = $node->safe_psql('source_db',
-		"SELECT id, key FROM access_key.ak_create_key(\$def\$$definition\$def\$, $expiry)");
-	my ($id, $token) = split /\|/, $row;
-	return ($id, $token);
-}
-
-my ($active_id, $active_token) = create_key($seed_definition, '2999-01-01 00:00:00+00');
-my ($revoked_id, $revoked_token) = create_key($other_definition, undef);
+my ($active_id, $active_token) = create_key($node, 'source_db', $seed_definition, '2999-01-01 00:00:00+00');
+my ($revoked_id, $revoked_token) = create_key($node, 'source_db', $other_definition, undef);
 like($active_token, qr/^ak_[0-9A-Za-z]{49}$/, 'ak_create_key returned a token for the active key');
 like($revoked_token, qr/^ak_[0-9A-Za-z]{49}$/, 'ak_create_key returned a token for the other key');
 isnt($active_token, $revoked_token, 'the two tokens differ');
 
-# A child key (SPEC §12), inserted directly since only its parent link
+# A child key (docs/reference.md), inserted directly since only its parent link
 # matters here.  The parent is updated afterwards, so its new row version
 # follows the child's in the table and in the dump: the self-referencing
 # foreign key pg_dump warns about must not stop the restore.

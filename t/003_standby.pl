@@ -1,8 +1,8 @@
 
-# Keys work on a streaming hot standby (SPEC §13): a non-superuser presents a
+# Keys work on a streaming hot standby (docs/reference.md): a non-superuser presents a
 # token and asks for permissions on the read-only standby, and key changes
 # made on the primary reach standby sessions from their next transaction on
-# (SPEC §6).
+# (docs/reference.md#presenting-a-key).
 use strict;
 use warnings;
 
@@ -10,18 +10,9 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-# Cluster->init runs "pg_regress --config-auth"; scripts/run-tests sets
-# PG_REGRESS, and without it the one next to the PGXS makefiles is used.
-if (!$ENV{PG_REGRESS})
-{
-	my $pgxs = `pg_config --pgxs`;
-	chomp $pgxs;
-	$ENV{PG_REGRESS} = "$1/test/regress/pg_regress" if $pgxs =~ m{^(.*)/makefiles/pgxs\.mk$};
-}
+use AccessKeyTest;
 
-my $primary = PostgreSQL::Test::Cluster->new('primary');
-$primary->init(allows_streaming => 1);
-$primary->start;
+my $primary = new_cluster('primary', undef, allows_streaming => 1);
 $primary->safe_psql('postgres', 'CREATE EXTENSION access_key');
 $primary->safe_psql('postgres', 'CREATE ROLE regress_ak_app LOGIN');
 

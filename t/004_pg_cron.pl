@@ -1,5 +1,5 @@
 
-# Cached queries refreshed by pg_cron (SPEC §9): an admin role schedules
+# Cached queries refreshed by pg_cron (docs/reference.md#saved-and-cached-queries): an admin role schedules
 # access_key.ak_refresh_cached_queries() with pg_cron, and a key holding the
 # cached_queries permission reads, as a non-superuser, the results each cron
 # run stored.
@@ -10,14 +10,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-# Cluster->init runs "pg_regress --config-auth"; scripts/run-tests sets
-# PG_REGRESS, and without it the one next to the PGXS makefiles is used.
-if (!$ENV{PG_REGRESS})
-{
-	my $pgxs = `pg_config --pgxs`;
-	chomp $pgxs;
-	$ENV{PG_REGRESS} = "$1/test/regress/pg_regress" if $pgxs =~ m{^(.*)/makefiles/pgxs\.mk$};
-}
+use AccessKeyTest;
 
 # pg_cron is a separate package (postgresql-15-cron, which scripts/install-deps
 # installs); without it there is nothing to test.
