@@ -1,14 +1,13 @@
 /*
- * session.h — the key a session presents (docs/reference.md#presenting-a-key), resolved once per
- * backend and dropped when the key tables change.
+ * session.h — the key a session presents (docs/reference.md#presenting-a-key),
+ * resolved through the backend's key cache.
  */
 #ifndef ACCESS_KEY_SESSION_H
 #define ACCESS_KEY_SESSION_H
 
 #include "postgres.h"
 
-#include "filter.h"
-#include "key_lookup.h"
+#include "key_cache.h"
 
 /*
  * Defines access_key.key and access_key.context and registers the relcache
@@ -24,15 +23,6 @@ extern bool AkSessionPresentsKey(void);
  * token is malformed, unknown, revoked or expired.
  */
 extern const AkStoredKey *AkSessionKey(void);
-
-/* What the session's key allows in the current context (access_key.context). */
-typedef struct AkContextView
-{
-	AkContext	context;
-	bool		permitted;		/* active and the context's action permitted */
-	AkFilterList *filters;		/* the context's compiled filters */
-	char	   *prefilter;		/* jsonpath for GIN indexes, or NULL */
-} AkContextView;
 
 /*
  * The view for the current context, compiled once per key and cached with
