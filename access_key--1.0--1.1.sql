@@ -113,3 +113,33 @@ DROP FUNCTION access_key.ak_raise_unknown_key(uuid);
 DROP FUNCTION access_key.ak_require_no_key(text);
 DROP FUNCTION access_key.ak_generate_token();
 DROP FUNCTION access_key.ak_hash_token(text);
+
+------------------------------------------------------------------------------
+-- A key that may not read a collection gets 42501, not an empty result: the
+-- SELECT policy of every protected collection calls ak_filter_row.
+------------------------------------------------------------------------------
+
+-- The SELECT policy of protected collections: like ak_apply_filters, and
+-- 42501 (rather than no rows) for a key that may not read the collection.
+CREATE FUNCTION access_key.ak_index_prefilter(collection regclass) RETURNS jsonpath
+    AS 'MODULE_PATHNAME', 'ak_collection_index_prefilter' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION access_key.ak_index_prefilter(regclass)
+    IS 'the GIN index condition of ak_filter_row: a jsonpath every row the session''s key may see satisfies';
+
+CREATE FUNCTION access_key.ak_filter_row(collection regclass, properties jsonb) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'ak_filter_row' LANGUAGE C STABLE PARALLEL SAFE
+    SUPPORT access_key.ak_apply_filters_support;
+COMMENT ON FUNCTION access_key.ak_filter_row(regclass, jsonb)
+    IS 'whether the session''s key may see an event of a protected collection (42501 if it may not read the collection)';
+
+DO $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN SELECT collection, properties_column FROM access_key.collections LOOP
+        EXECUTE pg_catalog.format(
+            'ALTER POLICY access_key_select ON %s USING (access_key.ak_filter_row(%L::pg_catalog.regclass, %I))',
+            c.collection, c.collection::pg_catalog.oid, c.properties_column);
+    END LOOP;
+END
+$$;

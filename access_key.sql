@@ -249,6 +249,19 @@ CREATE FUNCTION access_key.ak_apply_filters(properties jsonb) RETURNS boolean
 COMMENT ON FUNCTION access_key.ak_apply_filters(jsonb)
     IS 'whether the session''s key may see an event: its context is permitted and the row passes its filters';
 
+-- The SELECT policy of protected collections: like ak_apply_filters, and
+-- 42501 (rather than no rows) for a key that may not read the collection.
+CREATE FUNCTION access_key.ak_index_prefilter(collection regclass) RETURNS jsonpath
+    AS 'MODULE_PATHNAME', 'ak_collection_index_prefilter' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION access_key.ak_index_prefilter(regclass)
+    IS 'the GIN index condition of ak_filter_row: a jsonpath every row the session''s key may see satisfies';
+
+CREATE FUNCTION access_key.ak_filter_row(collection regclass, properties jsonb) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'ak_filter_row' LANGUAGE C STABLE PARALLEL SAFE
+    SUPPORT access_key.ak_apply_filters_support;
+COMMENT ON FUNCTION access_key.ak_filter_row(regclass, jsonb)
+    IS 'whether the session''s key may see an event of a protected collection (42501 if it may not read the collection)';
+
 CREATE FUNCTION access_key.ak_apply_filters(definition access_key.access_key, properties jsonb,
                                             context text DEFAULT 'queries') RETURNS boolean
     AS 'MODULE_PATHNAME', 'ak_apply_filters_definition' LANGUAGE C IMMUTABLE PARALLEL SAFE;

@@ -208,7 +208,8 @@ CheckAutofillCall(FunctionCallInfo fcinfo)
  * ak_autofill_trigger(): BEFORE INSERT FOR EACH ROW on a protected
  * collection; its argument names the properties column.  Stamps the key's
  * autofill onto the row, so a tenant cannot write another tenant's
- * customer.id.  Keys without "writes" are left to the INSERT policy.
+ * customer.id.  A key without "writes" is refused here, with a message that
+ * says so (the INSERT policy would only say "violates row-level security").
  */
 Datum
 ak_autofill_trigger(PG_FUNCTION_ARGS)
@@ -222,9 +223,17 @@ ak_autofill_trigger(PG_FUNCTION_ARGS)
 	bool		isnull;
 	Datum		value;
 
+	/* Without a key the INSERT policy refuses the row, as for any role. */
 	key = AkSessionKey();
-	if (key == NULL || (autofill = AutofillOf(key->definition)) == NULL ||
-		!AkPermitsAction(key->definition, AK_ACTION_WRITES))
+	if (key == NULL)
+		return PointerGetDatum(td->tg_trigtuple);
+	if (!AkPermitsAction(key->definition, AK_ACTION_WRITES))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("access key does not permit writes"),
+				 errdetail("Inserting into protected collection \"%s\" needs the \"writes\" permission.",
+						   RelationGetRelationName(td->tg_relation))));
+	if ((autofill = AutofillOf(key->definition)) == NULL)
 		return PointerGetDatum(td->tg_trigtuple);
 
 	value = heap_getattr(td->tg_trigtuple, attnum, desc, &isnull);

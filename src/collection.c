@@ -229,7 +229,8 @@ ak_protect(PG_FUNCTION_ARGS)
 	/* What the owner may do, as the owner. */
 	ExecuteDdl(psprintf("ALTER TABLE %s ENABLE ROW LEVEL SECURITY", table));
 	ExecuteDdl(psprintf("CREATE POLICY access_key_select ON %s FOR SELECT"
-						" USING (access_key.ak_apply_filters(%s))", table, quote_identifier(column)));
+						" USING (access_key.ak_filter_row('%u'::pg_catalog.regclass, %s))",
+						table, relid, quote_identifier(column)));
 	ExecuteDdl(psprintf("CREATE POLICY access_key_insert ON %s FOR INSERT"
 						" WITH CHECK (access_key.ak_permits('writes'))", table));
 

@@ -22,19 +22,22 @@
 
 PG_FUNCTION_INFO_V1(ak_apply_filters_support);
 
+/* access_key.ak_index_prefilter() or ak_index_prefilter(regclass). */
 static Oid
-PrefilterFunctionOid(void)
+PrefilterFunctionOid(bool with_collection)
 {
 	List	   *name = list_make2(makeString("access_key"), makeString("ak_index_prefilter"));
+	Oid			argtypes[1] = {REGCLASSOID};
 
-	return LookupFuncName(name, 0, NULL, false);
+	return LookupFuncName(name, with_collection ? 1 : 0, argtypes, false);
 }
 
 /*
- * Planner support for ak_apply_filters(properties): when properties is
- * indexed by a GIN jsonb operator class, offer the lossy index condition
- * properties @@ ak_index_prefilter().  The exact filter is still applied to
- * every row the index returns.
+ * Planner support for ak_apply_filters(properties) and
+ * ak_filter_row(collection, properties): when properties is indexed by a GIN
+ * jsonb operator class, offer the lossy index condition
+ * properties @@ ak_index_prefilter([collection]).  The exact filter is still
+ * applied to every row the index returns.
  */
 Datum
 ak_apply_filters_support(PG_FUNCTION_ARGS)
@@ -44,14 +47,17 @@ ak_apply_filters_support(PG_FUNCTION_ARGS)
 	FuncExpr   *call;
 	Oid			opno;
 	Expr	   *prefilter;
+	int			properties_arg;
 
 	if (!IsA(rawreq, SupportRequestIndexCondition))
 		PG_RETURN_POINTER(NULL);
 	req = (SupportRequestIndexCondition *) rawreq;
-	if (!IsA(req->node, FuncExpr) || req->indexarg != 0)
+	if (!IsA(req->node, FuncExpr))
 		PG_RETURN_POINTER(NULL);
 	call = (FuncExpr *) req->node;
-	if (list_length(call->args) != 1)
+	/* (properties) or (collection, properties) */
+	properties_arg = list_length(call->args) - 1;
+	if (properties_arg > 1 || req->indexarg != properties_arg)
 		PG_RETURN_POINTER(NULL);
 
 	opno = get_opfamily_member(req->opfamily, JSONBOID, JSONPATHOID,
@@ -59,10 +65,12 @@ ak_apply_filters_support(PG_FUNCTION_ARGS)
 	if (!OidIsValid(opno))
 		PG_RETURN_POINTER(NULL);
 
-	prefilter = (Expr *) makeFuncExpr(PrefilterFunctionOid(), JSONPATHOID, NIL,
+	/* The collection argument is a constant in the policy; the index condition reuses it. */
+	prefilter = (Expr *) makeFuncExpr(PrefilterFunctionOid(properties_arg == 1), JSONPATHOID,
+									  properties_arg == 1 ? list_make1(copyObject(linitial(call->args))) : NIL,
 									  InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
 	req->lossy = true;
 	PG_RETURN_POINTER(list_make1(make_opclause(opno, BOOLOID, false,
-											   (Expr *) linitial(call->args), prefilter,
+											   (Expr *) list_nth(call->args, properties_arg), prefilter,
 											   InvalidOid, InvalidOid)));
 }

@@ -18,12 +18,15 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonpath.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
 PG_FUNCTION_INFO_V1(ak_apply_filters);
 PG_FUNCTION_INFO_V1(ak_apply_filters_definition);
 PG_FUNCTION_INFO_V1(ak_index_prefilter);
+PG_FUNCTION_INFO_V1(ak_filter_row);
+PG_FUNCTION_INFO_V1(ak_collection_index_prefilter);
 PG_FUNCTION_INFO_V1(ak_filter_values);
 
 /* ak_apply_filters(properties): the session key's filters in the current context. */
@@ -40,6 +43,50 @@ ak_apply_filters(PG_FUNCTION_ARGS)
 	if (view->filters->nfilters == 0)
 		PG_RETURN_BOOL(true);
 	PG_RETURN_BOOL(AkFiltersMatch(view->filters, PG_GETARG_JSONB_P(0)));
+}
+
+/*
+ * The session key's view for reading a protected collection: NULL without a
+ * key; 42501 when the key may not read it in the current context.
+ */
+static const AkContextView *
+ReadableView(Oid collection)
+{
+	const AkContextView *view = AkSessionContextView();
+	const char *action;
+
+	if (view == NULL)
+		return NULL;
+	if (view->permitted)
+		return view;
+	action = ak_action_names[AkContextAction(view->context)];
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("access key does not permit %s", action),
+			 errdetail("Reading protected collection \"%s\" needs the \"%s\" permission.",
+					   get_rel_name(collection), action),
+			 errhint("Every read of a protected collection needs it, including INSERT ... RETURNING.")));
+	return NULL;
+}
+
+/*
+ * ak_filter_row(collection, properties): the SELECT policy of a protected
+ * collection.  Whether the session's key may see the row; false without a
+ * key, 42501 when the key may not read the collection at all.
+ */
+Datum
+ak_filter_row(PG_FUNCTION_ARGS)
+{
+	const AkContextView *view;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_BOOL(false);
+	view = ReadableView(PG_GETARG_OID(0));
+	if (view == NULL || PG_ARGISNULL(1))
+		PG_RETURN_BOOL(false);
+	if (view->filters->nfilters == 0)
+		PG_RETURN_BOOL(true);
+	PG_RETURN_BOOL(AkFiltersMatch(view->filters, PG_GETARG_JSONB_P(1)));
 }
 
 /* Per-call-site cache of the last definition compiled by the pure variant. */
@@ -113,6 +160,21 @@ ak_index_prefilter(PG_FUNCTION_ARGS)
 	else
 		path = view->prefilter;
 	return DirectFunctionCall1(jsonpath_in, CStringGetDatum(path));
+}
+
+/*
+ * ak_index_prefilter(collection): the index condition of ak_filter_row;
+ * "false" without a key, 42501 like ak_filter_row, so an index scan refuses
+ * as a sequential scan does.
+ */
+Datum
+ak_collection_index_prefilter(PG_FUNCTION_ARGS)
+{
+	const AkContextView *view = ReadableView(PG_GETARG_OID(0));
+
+	if (view == NULL)
+		return DirectFunctionCall1(jsonpath_in, CStringGetDatum("false"));
+	return DirectFunctionCall1(jsonpath_in, CStringGetDatum(view->prefilter ? view->prefilter : "true"));
 }
 
 static text *

@@ -307,6 +307,9 @@ ak_schema(PG_FUNCTION_ARGS)
 				 errmsg("%s is not a protected collection",
 						DatumGetCString(DirectFunctionCall1(regclassout, ObjectIdGetDatum(relid))))));
 	rs = AkBeginResultSet(fcinfo);
+	/* A key that may not read the collection has seen no properties. */
+	if (AkSessionKey() != NULL && !AkSessionContextView()->permitted)
+		return (Datum) 0;
 
 	ctl.keysize = sizeof(SeenPath);
 	ctl.entrysize = sizeof(SeenPath);
