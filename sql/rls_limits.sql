@@ -65,6 +65,26 @@ INSERT INTO public.rl_events (event_id) VALUES ('e5');
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK;
 RESET ROLE;
+-- A foreign key checks hidden rows too: a table of the tenant's that
+-- references the collection accepts globex's id 5 and refuses a missing 55.
+ALTER TABLE public.rl_events ADD CONSTRAINT rl_events_pkey PRIMARY KEY (id);
+GRANT REFERENCES (id) ON public.rl_events TO regress_rl_app;
+GRANT CREATE ON SCHEMA public TO regress_rl_app;
+SET ROLE regress_rl_app;
+CREATE TABLE public.rl_probe (event bigint REFERENCES public.rl_events (id));
+BEGIN;
+SELECT access_key.ak_use_key(:'acme') IS NOT NULL AS keyed;
+INSERT INTO public.rl_probe VALUES (5);
+SAVEPOINT probe;
+\set VERBOSITY sqlstate
+INSERT INTO public.rl_probe VALUES (55);
+\set VERBOSITY default
+ROLLBACK TO probe;
+COMMIT;
+DROP TABLE public.rl_probe;
+RESET ROLE;
+REVOKE CREATE ON SCHEMA public FROM regress_rl_app;
+REVOKE REFERENCES (id) ON public.rl_events FROM regress_rl_app;
 -- The mitigation: unique per tenant, with the tenant's value (stamped by
 -- autofill, so a key cannot choose it) in the key.
 DROP INDEX public.rl_events_event_id;
@@ -85,6 +105,9 @@ SELECT access_key.ak_use_key(:'acme') IS NOT NULL AS keyed;
 SELECT count(*) AS visible FROM public.rl_events;
 SELECT reltuples FROM pg_class WHERE oid = 'public.rl_events'::regclass;
 SELECT n_live_tup FROM pg_stat_user_tables WHERE relid = 'public.rl_events'::regclass;
+-- The functions behind the statistics views are executable by PUBLIC too.
+SELECT pg_stat_get_live_tuples('public.rl_events'::regclass) AS live_tuples,
+       pg_relation_size('public.rl_events') > 0 AS has_size;
 -- pg_stats, by contrast, hides a table's column statistics from roles that
 -- row-level security applies to.
 SELECT count(*) AS column_statistics FROM pg_stats WHERE schemaname = 'public' AND tablename = 'rl_events';
