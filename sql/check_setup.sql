@@ -139,7 +139,7 @@ GRANT REFERENCES (id) ON public.cs_events TO PUBLIC;
 -- view; the owner is not subject to row-level security on it.
 SET ROLE regress_cs_owner;
 CREATE VIEW public.cs_view AS SELECT * FROM public.cs_events;
-CREATE VIEW public.cs_view_of_view AS SELECT id FROM public.cs_view;
+CREATE VIEW public.cs_view_of_view AS SELECT id FROM public.cs_view WITH CASCADED CHECK OPTION;
 GRANT SELECT ON public.cs_view, public.cs_view_of_view TO regress_cs_app;
 RESET ROLE;
 :new;

@@ -368,7 +368,6 @@ CheckRelations(Check *cx)
 		"  rel.relowner = $1 AS owned, pg_has_role($1, rel.relowner, 'MEMBER') AS owner_member,"
 		"  " VIA_REVOKES("rel.relowner") " AS via_revokes,"
 		"  rel.oid IN (SELECT oid FROM protected) AS protected,"
-		"  rel.oid = ANY ($2) AS collection,"
 		"  EXISTS (SELECT FROM over_protected AS o WHERE o.viewid = rel.oid) AS over_protected,"
 		"  (SELECT string_agg(DISTINCT o.collection::regclass::text, ', ')"
 		"   FROM over_protected AS o WHERE o.viewid = rel.oid) AS reads,"
@@ -376,7 +375,8 @@ CheckRelations(Check *cx)
 		"   FROM over_protected AS o JOIN protected AS p ON p.oid = o.collection"
 		"   WHERE o.viewid = rel.oid AND " EXEMPT("rel.relowner") ") AS reads_exempt,"
 		"  EXISTS (SELECT FROM pg_class AS c, pg_options_to_table(c.reloptions) AS o"
-		"          WHERE c.oid = rel.oid AND o.option_name = 'security_invoker' AND o.option_value::boolean)"
+		"          WHERE c.oid = rel.oid"
+		"           AND CASE WHEN o.option_name = 'security_invoker' THEN o.option_value::boolean ELSE false END)"
 		"   AS security_invoker,"
 		"  all_privileges, all_revokes, all_through, extra_privileges, extra_revokes, extra_through"
 		" FROM rel",
@@ -439,22 +439,26 @@ CheckRelations(Check *cx)
 		{
 			const char *reads = Col(i, "reads");
 			const char *reads_exempt = Col(i, "reads_exempt");
+			const char *fix = psprintf("ALTER VIEW %s SET (security_invoker = true);", name);
 
 			/* With security_invoker the reader's own rights and policies apply. */
 			if (ColBool(i, "security_invoker") || !(has_privileges || owner_member))
 				continue;
+			/* Before PostgreSQL 15 there is no security_invoker: take the view away. */
+			if (!AK_HAVE_SECURITY_INVOKER)
+				fix = has_privileges ? revokes : OwnershipFix(cx, relkind, name, owned, via_revokes);
 			if (reads_exempt != NULL)
 				AddFinding(cx, AK_SEVERITY_WARNING, object,
 						   psprintf("the view reads %s with the rights of its owner %s, who is not subject to "
 									"row-level security there: every session that may use the view sees every "
 									"row through it, whatever its key", reads_exempt, owner),
-						   psprintf("ALTER VIEW %s SET (security_invoker = true);", name));
+						   fix);
 			else
 				AddFinding(cx, AK_SEVERITY_INFO, object,
 						   psprintf("the view reads %s with the rights of its owner %s; keys still apply because "
 									"the owner is subject to row-level security, but they would not if the owner "
 									"changed", reads, owner),
-						   psprintf("ALTER VIEW %s SET (security_invoker = true);", name));
+						   fix);
 			continue;
 		}
 
@@ -843,7 +847,7 @@ EffectiveSetting(Check *cx, const char *name, const char *boot_value)
 	{
 		/* PostgreSQL's own rule for reading it (GetConfigOptionResetString does not tell). */
 		if ((GetConfigOptionFlags(name, false) & GUC_SUPERUSER_ONLY) &&
-			!has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_SETTINGS))
+			!has_privs_of_role(GetUserId(), AK_ROLE_READ_ALL_SETTINGS))
 		{
 			s.where = "not readable by the calling role";
 			s.unreadable = true;
