@@ -206,6 +206,7 @@ CREATE FUNCTION public.cs_invoker() RETURNS bigint LANGUAGE sql
     AS 'SELECT count(*) FROM public.cs_events';
 RESET ROLE;
 CREATE FUNCTION public.cs_superuser() RETURNS text LANGUAGE sql SECURITY DEFINER AS 'SELECT current_user';
+ALTER FUNCTION public.cs_superuser() OWNER TO regress_cs_super;
 :new;
 :fix \gexec
 :new;
