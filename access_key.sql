@@ -473,3 +473,16 @@ RETURNS TABLE (property_name text, type text)
     AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT;
 COMMENT ON FUNCTION access_key.ak_schema(regclass)
     IS 'property paths and Keen types seen in the rows of a collection this session can see (needs "schema")';
+
+------------------------------------------------------------------------------
+-- Setup checks (SPEC §15)
+------------------------------------------------------------------------------
+
+-- An admin function: it reads only catalogs, but what it reports is a map of
+-- the ways around the keys.  Not STRICT: a NULL role raises 22004.
+CREATE FUNCTION access_key.ak_check_setup(role regrole)
+RETURNS TABLE (severity text, object text, problem text, fix text)
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
+COMMENT ON FUNCTION access_key.ak_check_setup(regrole)
+    IS 'what would let an application role escape or weaken its keys, one row per finding';
+REVOKE ALL ON FUNCTION access_key.ak_check_setup(regrole) FROM PUBLIC;

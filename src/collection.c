@@ -53,10 +53,15 @@ AkFetchCollection(Oid relid, char **properties_column)
 
 	if (!OidIsValid(catalog))
 		return AK_COLLECTION_NO_CATALOG;
-	if (get_rel_relispartition(relid))
-		relid = llast_oid(get_partition_ancestors(relid));
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
 	row = AkCatalogFetch("collections", AK_CATALOG_LATEST_SNAPSHOT, 1, &key, &desc);
+	/* A partition of a protected table counts as its root. */
+	if (row == NULL && get_rel_relispartition(relid))
+	{
+		ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(llast_oid(get_partition_ancestors(relid))));
+		row = AkCatalogFetch("collections", AK_CATALOG_LATEST_SNAPSHOT, 1, &key, &desc);
+	}
 	if (row == NULL)
 		return AK_COLLECTION_NOT_REGISTERED;
 	if (properties_column)
