@@ -120,6 +120,27 @@ CREATE EVENT TRIGGER regress_wrong_event ON ddl_command_end EXECUTE FUNCTION acc
 CREATE TABLE public.after_ddl (x int);
 DROP EVENT TRIGGER regress_wrong_event;
 
+-- The planner support function builds index conditions only on arguments of
+-- the types it was made for, whatever function a superuser attaches it to.
+CREATE TABLE public.support_probe (n int, p jsonb);
+CREATE INDEX ON public.support_probe USING gin (p jsonb_path_ops);
+CREATE FUNCTION public.two_jsonb(jsonb, jsonb) RETURNS boolean LANGUAGE plpgsql STABLE AS 'BEGIN RETURN true; END'
+    SUPPORT access_key.ak_apply_filters_support;
+CREATE FUNCTION public.int_first(int, jsonb) RETURNS boolean LANGUAGE plpgsql STABLE AS 'BEGIN RETURN true; END'
+    SUPPORT access_key.ak_apply_filters_support;
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT * FROM public.support_probe WHERE public.two_jsonb(p, p);
+EXPLAIN (COSTS OFF) SELECT * FROM public.support_probe WHERE public.int_first(n, p);
+RESET enable_seqscan;
+DROP TABLE public.support_probe;
+DROP FUNCTION public.two_jsonb(jsonb, jsonb), public.int_first(int, jsonb);
+-- ak_filter_row names whatever relation it is given, even one that does not exist.
+BEGIN;
+SELECT ak_use_key(:'writer') IS NOT NULL AS keyed;
+SELECT ak_filter_row(0::regclass, '{}');
+SELECT ak_filter_row(NULL, '{}') AS null_collection, ak_filter_row('public.events', NULL) AS null_properties;
+ROLLBACK;
+
 -- Clean up.
 DROP TABLE public.events, public.mine, public.granted_int, public.granted_bytea, public.granted_jsonb;
 DELETE FROM access_key.keys;

@@ -15,6 +15,7 @@
 
 #include "catalog/pg_type.h"
 #include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
 #include "nodes/supportnodes.h"
 #include "parser/parse_func.h"
 #include "utils/jsonb.h"
@@ -55,9 +56,15 @@ ak_apply_filters_support(PG_FUNCTION_ARGS)
 	if (!IsA(req->node, FuncExpr))
 		PG_RETURN_POINTER(NULL);
 	call = (FuncExpr *) req->node;
-	/* (properties) or (collection, properties) */
+	/*
+	 * (properties) or (collection, properties).  Only a superuser can attach
+	 * a support function to another function, but check the argument types
+	 * all the same before building an expression on them.
+	 */
 	properties_arg = list_length(call->args) - 1;
-	if (properties_arg > 1 || req->indexarg != properties_arg)
+	if (properties_arg < 0 || properties_arg > 1 || req->indexarg != properties_arg ||
+		exprType(list_nth(call->args, properties_arg)) != JSONBOID ||
+		(properties_arg == 1 && exprType(linitial(call->args)) != REGCLASSOID))
 		PG_RETURN_POINTER(NULL);
 
 	opno = get_opfamily_member(req->opfamily, JSONBOID, JSONPATHOID,

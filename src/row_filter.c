@@ -19,6 +19,7 @@
 #include "utils/builtins.h"
 #include "utils/jsonpath.h"
 #include "utils/lsyscache.h"
+#include "utils/regproc.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
@@ -64,7 +65,8 @@ ReadableView(Oid collection)
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("access key does not permit %s", action),
 			 errdetail("Reading protected collection \"%s\" needs the \"%s\" permission.",
-					   get_rel_name(collection), action),
+					   DatumGetCString(DirectFunctionCall1(regclassout, ObjectIdGetDatum(collection))),
+					   action),
 			 errhint("Every read of a protected collection needs it, including INSERT ... RETURNING.")));
 	return NULL;
 }
