@@ -480,6 +480,9 @@ my @ts_dates = ('2024-02-29', '2024-03-01', '2023-12-31', '2024-01-01', '1999-12
 my @ts_times = ('00:00', '00:00:00', '01:00:00', '12:00:00', '13:00:00', '23:59:59', '23:59:60', '12:30:45.5',
 	'12:30:45,500', '12:30:45.123456789', '12:30:45.1234561', '07:00', '19:00:00');
 my @ts_zones = ('', '', 'Z', 'z', '+00:00', '+01:00', '+0100', '+01', '-05:00', '-0530', '+05:30', '+23:59', '-11');
+my @ts_edge = ('0001-01-01T00:00:00+23:59', '0001-01-01', '9999-12-31T23:59:60Z', '9999-12-31T23:59:59-23:59',
+	'10000-01-01', '2023-02-28T23:59:60', '2024-02-28T23:59:60Z', '1970-01-01T00:00:00Z', '1969-12-31T23:59:59.999999Z',
+	'2024-03-01T00:00:00.000000', '2024-03-01T00:00:00,0000001', '2024-03-01 00:00:00.9999999');
 my @ts_invalid = ('2024-02-30', '2023-02-29', '2024-1-2', '2024-01-01T24:00:00', '2024-01-01T12:60',
 	'2024-01-01T12:00:00+05:', '2024-01-01 ', ' 2024-01-01', '2024-01-01T12', '2024-01-01Z', '20240101',
 	'2024-01-01T12:00:00+24:00', '2024-13-01', '2024-01-01T12:00:61', '2024-01-01T12:00:00 Z', 'yesterday',
@@ -490,6 +493,7 @@ my @geo_centers = ([ '0', '0' ], [ '-122.4194', '37.7749' ], [ '2.3522', '48.856
 
 sub rand_timestamp
 {
+	return pick(@ts_edge) if chance(0.05);
 	return pick(@ts_dates) if chance(0.2);
 	return pick(@ts_dates) . pick('T', 'T', 't', ' ') . pick(@ts_times) . pick(@ts_zones);
 }
@@ -525,6 +529,30 @@ sub rand_bad_point
 		A([ N('0'), N('95') ]), A([ N('-180.5'), N('10') ]), O([ [ 'coordinates', O([ [ 'lon', N('1') ], [ 'lat', N('2') ] ]) ] ]),
 		O([ [ 'coords', A([ N('0'), N('0') ]) ] ]), S('0,0'), A([ A([ N('0'), N('0') ]) ]),
 		O([ [ 'geometry', O([ [ 'coordinates', A([ N('0'), N('0') ]) ] ]) ] ]));
+}
+
+# A property name of the longest allowed length (256 characters).
+our $long_name = 'L' . ('ö' x 254) . 'g';
+
+# A nested object six levels deep: deep.l1.l2.l3.l4.l5
+sub rand_deep
+{
+	my $v = rand_scalar();
+	for my $l (reverse 1 .. 5)
+	{
+		return $v if chance(0.1);
+		$v = O([ [ "l$l", $v ], chance(0.3) ? ([ 'side', rand_scalar() ]) : () ]);
+	}
+	return $v;
+}
+
+# Values big enough that the properties are compressed or stored out of line.
+sub rand_big
+{
+	return pick_w(
+		4 => sub { S(join(' ', map { pick(@words) } 1 .. 400 + rint(1500))) },
+		3 => sub { A([ map { chance(0.5) ? N(pick(@numbers)) : S(pick(@words)) } 1 .. 300 + rint(700) ]) },
+		2 => sub { O([ map { [ "m$_", rand_scalar() ] } 1 .. 200 + rint(300) ]) })->();
 }
 
 sub rand_scalar
@@ -616,6 +644,9 @@ sub gen_props
 		[ '名前', maybe(0.4, sub { S(pick(@words)) }) ],
 		[ 'q"uo\\te', maybe(0.3, sub { S(pick(@words)) }) ],
 		[ 'sp ace', maybe(0.3, \&rand_scalar) ],
+		[ 'deep', maybe(0.25, \&rand_deep) ],
+		[ $long_name, maybe(0.1, \&rand_scalar) ],
+		[ 'big', maybe(0.03, \&rand_big) ],
 		[ 'obj', maybe(0.3, \&rand_small_object) ],
 		[ '0', maybe(0.2, \&rand_scalar) ]);
 }
@@ -737,7 +768,7 @@ sub pick_path
 	return pick(@extra_paths) if chance(0.04);
 	if ($witness && chance(0.8))
 	{
-		my @p = grep { $fits->($witness->{$_}) } sort keys %$witness;
+		my @p = grep { !/^big\./ && $fits->($witness->{$_}) } sort keys %$witness;
 		return pick(@p) if @p;
 	}
 	return pick(@{ $w->{paths} });
@@ -851,7 +882,7 @@ sub gen_filter
 	}
 	elsif ($op eq 'in')
 	{
-		my $n = pick_w(1 => 0, 10 => 1, 10 => 2, 6 => 3, 3 => 5);
+		my $n = pick_w(1 => 0, 10 => 1, 10 => 2, 6 => 3, 3 => 5, 2 => 20 + rint(60));
 		$f->{value} = A([ map { equal_value($w, $path) } 1 .. $n ]);
 	}
 	elsif ($op eq 'contains' || $op eq 'not_contains')
@@ -936,7 +967,7 @@ sub gen_key
 	local $witness = pick_witness($w, $tf);
 	if ($kind eq 'tenant' || $kind eq 'tenant_only') { push @q, $tf; }
 	if ($kind eq 'tenant') { push @q, gen_top($w) for 1 .. pick(0, 1, 1, 2, 3); }
-	if ($kind eq 'random' || $kind eq 'noquery') { push @q, gen_top($w) for 1 .. pick(1, 1, 2, 3, 4); }
+	if ($kind eq 'random' || $kind eq 'noquery') { push @q, gen_top($w) for 1 .. pick(1, 1, 2, 3, 4, 6 + rint(6)); }
 	@q = shuffled(@q);
 	$k->{qfilters} = \@q;
 	$k->{qstyle} = $kind eq 'open' ? pick('absent', 'null', 'empty', 'filters') : $kind eq 'saved_only' && chance(0.5) ? 'absent' : 'filters';
@@ -1003,7 +1034,8 @@ sub index_world
 		for my $path (sort keys %{ $row->{flat} }) { push @{ $obs{$path} }, $row->{flat}{$path}; }
 	}
 	$w->{obs} = \%obs;
-	$w->{paths} = [ sort keys %obs ];
+	# the members of a "big" object are too many to pick paths among
+	$w->{paths} = [ grep { !/^big\./ } sort keys %obs ];
 	delete $w->{points};
 }
 
