@@ -1,10 +1,11 @@
 
-# An independent model of access_key's filter semantics (SPEC §4, §7, §8, §9;
-# docs/reference.md "Filter semantics"), and a generator of random worlds
+# An independent model of access_key's filter semantics
+# (docs/reference.md#filter-semantics, #ak_permits-rules, #protected-collections,
+# #ak_saved_query_resultname-text--jsonb), and a generator of random worlds
 # (tenants, events, a second collection, keys) for t/006_isolation_oracle.pl.
 #
 # Nothing here calls or mirrors the extension's evaluator: every rule below is
-# written from the specification's text.  JSON values are modelled so that
+# written from the documentation's text.  JSON values are modelled so that
 # numbers keep their written form and compare as exact decimals:
 #
 #   ['s', string]  ['n', number text]  ['b', 0|1]  ['z'] (null)
@@ -80,7 +81,7 @@ sub to_json
 }
 
 ###########################################################################
-# Numbers: exact decimal comparison (SPEC §4: numeric order, 1 = 1.0)
+# Numbers: exact decimal comparison (numeric order, 1 = 1.0)
 ###########################################################################
 
 my %dec_cache;
@@ -212,8 +213,9 @@ sub json_eq
 }
 
 # The properties as a map from every dot path (through objects only) to its
-# value.  Not an object: every path is missing.  Property names never contain
-# a dot, so a joined path names one place.
+# value.  Not an object: every path is missing.  A dot in a path always means
+# nesting, so a member whose name contains a dot (which the data may have) is
+# at no path, and a joined path names one place.
 sub flatten
 {
 	my ($props) = @_;
@@ -225,6 +227,7 @@ sub flatten
 		my ($prefix, $obj) = @$item;
 		for my $m (@{ $obj->[1] })
 		{
+			next if index($m->[0], '.') >= 0;
 			my $path = $prefix eq '' ? $m->[0] : "$prefix.$m->[0]";
 			$flat{$path} = $m->[1];
 			push @todo, [ $path, $m->[1] ] if $m->[1][0] eq 'o';
@@ -347,7 +350,7 @@ sub eval_filter
 
 sub has_action { my ($k, $a) = @_; return scalar grep { $_ eq $a } @{ $k->{permitted} }; }
 
-# SPEC §7 for the saved query's name.
+# docs/reference.md#ak_permits-rules for the saved query's name.
 sub key_permits_saved
 {
 	my ($k, $name) = @_;
@@ -358,7 +361,7 @@ sub key_permits_saved
 	return scalar grep { $_ eq $name } @{ $s->{allowed} };
 }
 
-# Whether a key sees a row in a context (SPEC §8): SQL NULL properties never;
+# Whether a key sees a row in a context (#protected-collections): SQL NULL properties never;
 # the context's action must be permitted; then every filter of the section.
 sub visible
 {
@@ -658,6 +661,9 @@ sub gen_props
 		[ 'sp ace', maybe(0.3, \&rand_scalar) ],
 		[ "ctl\tname", maybe(0.2, \&rand_scalar) ],
 		[ 'a$b', maybe(0.2, \&rand_scalar) ],
+		# a member named with a dot is at no path: "x.y" is x -> y
+		[ 'x.y', maybe(0.3, \&rand_scalar) ],
+		[ 'x', maybe(0.3, sub { obj([ 'y', maybe(0.7, \&rand_scalar) ], [ 'y.z', maybe(0.3, \&rand_scalar) ]) }) ],
 		[ "it's", maybe(0.2, \&rand_scalar) ],
 		[ 'deep', maybe(0.25, \&rand_deep) ],
 		[ $long_name, maybe(0.1, \&rand_scalar) ],
@@ -668,7 +674,8 @@ sub gen_props
 
 # Paths that filters use: every path that occurs, plus some that never do
 # (or only through arrays).
-my @extra_paths = ('nope', 'customer.nope', 'tags.0', 'b.c.x', 'a.b', 'loc.coordinates', 'customer.id.x', 'ts.t');
+my @extra_paths = ('nope', 'customer.nope', 'tags.0', 'b.c.x', 'a.b', 'loc.coordinates', 'customer.id.x', 'ts.t',
+	'x.y', 'x.y.z');
 
 # Another spelling of the same number: trailing zeros, an exponent.
 sub number_variant
