@@ -21,6 +21,7 @@
 #              options.saved_queries.filters in the saved_queries context
 #   switch     another key presented first in the same transaction
 #   savepoint  another key presented in a savepoint that is rolled back
+#   leak       the rows a cheap, not leakproof function in WHERE is shown
 #
 # Sessions run as a non-superuser application role that does not own the
 # tables, and present keys with SET LOCAL, ak_use_key or set_config.
@@ -189,6 +190,14 @@ BEGIN
     RETURN QUERY SELECT e->>'id' FROM jsonb_array_elements(r->'result') AS e;
 END
 $f$;
+-- A cheap, not leakproof function in the user's WHERE clause: it records the
+-- rows it is shown, which must be only the rows the key may see.
+CREATE FUNCTION public.oracle_leak(event_id bigint) RETURNS boolean LANGUAGE plpgsql COST 0.0000001 AS $f$
+BEGIN
+    INSERT INTO pg_temp.oracle_leaked VALUES (event_id);
+    RETURN true;
+END
+$f$;
 GRANT SELECT ON public.events, public.notes, public.events_v TO oracle_app;
 ANALYZE public.events;
 ANALYZE public.notes;
@@ -214,7 +223,7 @@ RESET ROLE;
 # The paths
 ###########################################################################
 
-my @all_paths = qw(plain view prepared plpgsql cursor copy join parallel index saved switch savepoint);
+my @all_paths = qw(plain view prepared plpgsql cursor copy join parallel index saved switch savepoint leak);
 my $join_sql = 'SELECT n.id, e.id FROM public.notes n LEFT JOIN public.events e ON e.id = n.event_id;';
 
 sub present
@@ -262,6 +271,11 @@ sub path_sql
 	  if $path eq 'index';
 	return ('', "SELECT * FROM public.oracle_saved('$saved_name');\n", undef) if $path eq 'saved';
 	return ('', "SELECT id FROM public.events;\n", undef) if $path eq 'switch' || $path eq 'savepoint';
+	if ($path eq 'leak')
+	{
+		return ("TRUNCATE pg_temp.oracle_leaked;\nSELECT count(*) AS leak_rows FROM public.events WHERE public.oracle_leak(id) \\gset\n",
+			"SELECT id FROM pg_temp.oracle_leaked;\n", 'SELECT count(*) FROM public.events WHERE public.oracle_leak(id)');
+	}
 	die "unknown path $path";
 }
 
@@ -270,7 +284,7 @@ sub path_sql
 sub run_paths
 {
 	my ($w, $db, $tokens, $paths, $explain_keys) = @_;
-	my $sql = "SET plan_cache_mode = force_generic_plan;\n"
+	my $sql = "SET plan_cache_mode = force_generic_plan;\nCREATE TEMP TABLE oracle_leaked (id bigint);\n"
 	  . "PREPARE oracle_prep(bigint) AS SELECT id FROM public.events WHERE id <> \$1;\n";
 	my @order = 0 .. $#{ $w->{keys} };
 	for my $pi (0 .. $#$paths)

@@ -996,10 +996,11 @@ sub gen_key
 	if (chance(0.85))
 	{
 		my $s = {};
-		my $acl = pick_w(60 => 'none', 20 => 'allowed', 10 => 'other', 10 => 'blocked');
-		$s->{allowed} = [ 'oracle_events', 'other_query' ] if $acl eq 'allowed';
+		my $acl = pick_w(55 => 'none', 20 => 'allowed', 8 => 'other', 8 => 'blocked', 4 => 'empty', 5 => 'both');
+		$s->{allowed} = [ 'oracle_events', 'other_query' ] if $acl eq 'allowed' || $acl eq 'both';
 		$s->{allowed} = ['other_query'] if $acl eq 'other';
-		$s->{blocked} = ['oracle_events'] if $acl eq 'blocked';
+		$s->{allowed} = [] if $acl eq 'empty';    # allows nothing
+		$s->{blocked} = ['oracle_events'] if $acl eq 'blocked' || $acl eq 'both';    # blocked wins
 		my $sf = pick_w(30 => 'none', 40 => 'tenant', 30 => 'random');
 		my $stf = tenant_filter($w);
 		local $witness = pick_witness($w, $sf eq 'tenant' ? $stf : undef);
