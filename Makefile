@@ -66,7 +66,7 @@ demo: deps
 	@scripts/run-demo
 
 # The randomized isolation proof (t/006_isolation_oracle.pl) at a million
-# (event, key) pairs instead of make test's 24,000; it prints its counts and
+# (event, key) pairs instead of make test's 60,000; it prints its counts and
 # timings.  AK_ORACLE_SEED picks another world.
 AK_ORACLE_CHECKS ?= 1000000
 stress: deps

@@ -26,7 +26,7 @@
 # Sessions run as a non-superuser application role that does not own the
 # tables, and present keys with SET LOCAL, ak_use_key or set_config.
 #
-# Scale: AK_ORACLE_CHECKS (default 24000) is the number of (event, key) pairs;
+# Scale: AK_ORACLE_CHECKS (default 60000) is the number of (event, key) pairs;
 # AK_ORACLE_SCALE multiplies the default.  AK_ORACLE_SEED sets the seed.
 # On a disagreement the test fails with a shrunk reproduction.
 # AK_ORACLE_INJECT=oracle|path plants a fault (in the oracle, or in one path's
@@ -55,7 +55,7 @@ sub udiag { diag(encode_utf8(join('', @_))); }
 
 my $t_start = time;
 my $seed = $ENV{AK_ORACLE_SEED} // 20251128;
-my $target = $ENV{AK_ORACLE_CHECKS} // int(24000 * ($ENV{AK_ORACLE_SCALE} // 1));
+my $target = $ENV{AK_ORACLE_CHECKS} // int(60000 * ($ENV{AK_ORACLE_SCALE} // 1));
 my $nkeys = int(sqrt($target / 8));
 $nkeys = 60 if $nkeys < 60;
 my $nevents = ceil($target / $nkeys);
