@@ -24,7 +24,10 @@
 #   leak       the rows a cheap, not leakproof function in WHERE is shown
 #
 # Sessions run as a non-superuser application role that does not own the
-# tables, and present keys with SET LOCAL, ak_use_key or set_config.
+# tables, and present keys with SET LOCAL, ak_use_key, set_config, or
+# ak_use_key(token, false) for the session (reset after the transaction).
+# Keys without "queries" must see nothing; keys the saved query's name is not
+# permitted to must get 42501 from ak_saved_query_result.
 #
 # Scale: AK_ORACLE_CHECKS (default 60000) is the number of (event, key) pairs;
 # AK_ORACLE_SCALE multiplies the default.  AK_ORACLE_SEED sets the seed.
@@ -51,7 +54,6 @@ use AccessKeyOracle qw(
 
 # The TAP framework ties the output handles, so text is encoded by hand.
 sub udiag { diag(encode_utf8(join('', @_))); }
-
 
 my $t_start = time;
 my $seed = $ENV{AK_ORACLE_SEED} // 20251128;

@@ -24,7 +24,7 @@ our @EXPORT_OK = qw(
   S N B Z A O
   to_json json_eq num_cmp parse_ts flatten
   eval_filter visible key_json filter_json key_permits_saved
-  generate_world world_stats haversine_miles
+  generate_world haversine_miles index_world
 );
 
 ###########################################################################
