@@ -117,12 +117,13 @@ CREATE ROLE oracle_app LOGIN;
 # Runs a script as a role; dies with psql's stderr on any error.
 sub run_sql
 {
-	my ($db, $sql, $user) = @_;
+	my ($db, $sql, $user, $on_error_stop) = @_;
 	my ($out, $err) = ('', '');
 	my %conn = $user ? (connstr => $node->connstr($db) . " user=$user") : ();
-	my $rc = $node->psql($db, encode_utf8($sql), stdout => \$out, stderr => \$err, on_error_stop => 1, %conn);
+	my $rc = $node->psql($db, encode_utf8($sql), stdout => \$out, stderr => \$err,
+		on_error_stop => $on_error_stop // 1, %conn);
 	die "psql failed (exit $rc) in $db as " . ($user // 'superuser') . ":\n" . decode_utf8($err) if $rc != 0;
-	return decode_utf8($out);
+	return wantarray ? (decode_utf8($out), decode_utf8($err)) : decode_utf8($out);
 }
 
 sub dollar
@@ -175,23 +176,6 @@ BEGIN
     RETURN QUERY SELECT id FROM public.events;
 END
 $f$;
--- The saved query's rows, or 'denied' when the key may not run it.
-CREATE FUNCTION public.oracle_saved(qname text) RETURNS SETOF text LANGUAGE plpgsql AS $f$
-DECLARE
-    r jsonb;
-BEGIN
-    BEGIN
-        r := access_key.ak_saved_query_result(qname);
-    EXCEPTION WHEN insufficient_privilege THEN
-        RETURN NEXT 'denied';
-        RETURN;
-    END;
-    IF r->'refreshed_at' <> 'null'::jsonb OR jsonb_typeof(r->'result') <> 'array' THEN
-        RAISE EXCEPTION 'unexpected saved query result shape: %', left(r::text, 200);
-    END IF;
-    RETURN QUERY SELECT e->>'id' FROM jsonb_array_elements(r->'result') AS e;
-END
-$f$;
 -- A cheap, not leakproof function in the user's WHERE clause: it records the
 -- rows it is shown, which must be only the rows the key may see.
 CREATE FUNCTION public.oracle_leak(event_id bigint) RETURNS boolean LANGUAGE plpgsql COST 0.0000001 AS $f$
@@ -242,21 +226,22 @@ sub present
 sub path_sql
 {
 	my ($path, $i) = @_;
-	return ('', "SELECT id FROM public.events;\n", 'SELECT id FROM public.events') if $path eq 'plain';
-	return ('', "SELECT id FROM public.events_v;\n", 'SELECT id FROM public.events_v') if $path eq 'view';
-	return ("SET LOCAL enable_seqscan = off;\n", "EXECUTE oracle_prep(0);\n", 'EXECUTE oracle_prep(0)')
+	# each statement is followed by its SQLSTATE, so a refusal is seen where it happens
+	my $st = sub { return join('', map { "$_\n\\echo \@\@sqlstate :SQLSTATE\n" } @_); };
+	return ('', $st->('SELECT id FROM public.events;'), 'SELECT id FROM public.events') if $path eq 'plain';
+	return ('', $st->('SELECT id FROM public.events_v;'), 'SELECT id FROM public.events_v') if $path eq 'view';
+	return ("SET LOCAL enable_seqscan = off;\n", $st->('EXECUTE oracle_prep(0);'), 'EXECUTE oracle_prep(0)')
 	  if $path eq 'prepared';
-	return ('', "SELECT * FROM public.oracle_ids();\n", undef) if $path eq 'plpgsql';
-	return ('', "DECLARE oracle_cur CURSOR FOR SELECT id FROM public.events;\nFETCH ALL FROM oracle_cur;\nCLOSE oracle_cur;\n",
-		undef)
+	return ('', $st->('SELECT * FROM public.oracle_ids();'), undef) if $path eq 'plpgsql';
+	return ('', $st->('DECLARE oracle_cur CURSOR FOR SELECT id FROM public.events;', 'FETCH ALL FROM oracle_cur;'), undef)
 	  if $path eq 'cursor';
-	return ('', "COPY (SELECT id FROM public.events) TO STDOUT;\n", undef) if $path eq 'copy';
+	return ('', $st->('COPY (SELECT id FROM public.events) TO STDOUT;'), undef) if $path eq 'copy';
 	if ($path eq 'join')
 	{
 		my @set = ('', "SET LOCAL enable_hashjoin = off;\nSET LOCAL enable_mergejoin = off;\n",
 			"SET LOCAL enable_seqscan = off;\n");
 		(my $q = $join_sql) =~ s/;$//;
-		return ($set[ $i % 3 ], "$join_sql\n", $q);
+		return ($set[ $i % 3 ], $st->($join_sql), $q);
 	}
 	if ($path eq 'parallel')
 	{
@@ -267,16 +252,25 @@ sub path_sql
 		# (parallel) bitmap heap scan on the GIN index
 		$set .= $i % 2 ? "SET LOCAL enable_seqscan = off;\n"
 		  : "SET LOCAL enable_bitmapscan = off;\nSET LOCAL enable_indexscan = off;\nSET LOCAL parallel_leader_participation = off;\n";
-		return ($set, "SELECT id FROM public.events;\n", 'SELECT id FROM public.events');
+		return ($set, $st->('SELECT id FROM public.events;'), 'SELECT id FROM public.events');
 	}
-	return ("SET LOCAL enable_seqscan = off;\n", "SELECT id FROM public.events;\n", 'SELECT id FROM public.events')
+	return ("SET LOCAL enable_seqscan = off;\n", $st->('SELECT id FROM public.events;'), 'SELECT id FROM public.events')
 	  if $path eq 'index';
-	return ('', "SELECT * FROM public.oracle_saved('$saved_name');\n", undef) if $path eq 'saved';
-	return ('', "SELECT id FROM public.events;\n", undef) if $path eq 'switch' || $path eq 'savepoint';
+	if ($path eq 'saved')
+	{
+		# the result's rows, or a row saying what is wrong with its shape
+		return ('', $st->("SELECT CASE WHEN jsonb_typeof(r->'refreshed_at') = 'null' THEN e->>'id'"
+				  . " ELSE 'refreshed_at is ' || (r->'refreshed_at')::text END"
+				  . " FROM (SELECT access_key.ak_saved_query_result('$saved_name') AS r) AS s,"
+				  . " jsonb_array_elements(r->'result') AS e;"), undef);
+	}
+	return ('', $st->('SELECT id FROM public.events;'), undef) if $path eq 'switch' || $path eq 'savepoint';
 	if ($path eq 'leak')
 	{
-		return ("TRUNCATE pg_temp.oracle_leaked;\nSELECT count(*) AS leak_rows FROM public.events WHERE public.oracle_leak(id) \\gset\n",
-			"SELECT id FROM pg_temp.oracle_leaked;\n", 'SELECT count(*) FROM public.events WHERE public.oracle_leak(id)');
+		return ("TRUNCATE pg_temp.oracle_leaked;\n",
+			$st->('SELECT count(*) AS leak_rows FROM public.events WHERE public.oracle_leak(id) \gset',
+				'SELECT id FROM pg_temp.oracle_leaked;'),
+			'SELECT count(*) FROM public.events WHERE public.oracle_leak(id)');
 	}
 	die "unknown path $path";
 }
@@ -300,7 +294,11 @@ sub run_paths
 		{
 			my ($set, $query, $explain) = path_sql($path, $k);
 			my $how = ($k + $pi) % 4;
-			my $other = $tokens->[ ($k + 1) % @$tokens ];
+			my $reads = grep { $_ eq 'queries' } @{ $w->{keys}[$k]{permitted} };
+			# the other key is the next one that may read (one that may not would abort the transaction)
+			my ($o) = grep { my $j = $_; grep { $_ eq 'queries' } @{ $w->{keys}[$j]{permitted} } }
+			  map { ($k + $_) % @$tokens } 1 .. scalar @$tokens;
+			my $other = $tokens->[ $o // $k ];
 			$sql .= "BEGIN;\n";
 			if ($path eq 'switch')
 			{
@@ -315,7 +313,7 @@ sub run_paths
 				  . "SELECT count(*) AS other_rows FROM public.events \\gset\nROLLBACK TO SAVEPOINT oracle_sp;\n";
 			}
 			$sql .= $set;
-			if ($explain && $n++ < $explain_keys)
+			if ($explain && $reads && $n++ < $explain_keys)
 			{
 				my $opts = $path eq 'parallel' ? 'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF' : 'COSTS OFF';
 				$sql .= "\\echo \@\@explain $path $k\nEXPLAIN ($opts) $explain;\n\\echo \@\@end\n";
@@ -324,30 +322,39 @@ sub run_paths
 			$sql .= "RESET access_key.key;\n" if $how == 3;
 		}
 	}
-	my $out = run_sql($db, $sql, 'oracle_app');
+	# Without ON_ERROR_STOP: a refusal is recorded by the statement's SQLSTATE,
+	# and the transaction it aborted ends with the COMMIT (a rollback).
+	my ($out, $err) = run_sql($db, $sql, 'oracle_app', 0);
 	my (%seen, %plans, @junk);
-	my ($rows, $cur);
+	my ($block, $cur);
 	for my $line (split /\n/, $out)
 	{
 		if ($line =~ /^\@\@(explain)? (\w+) (\d+)$/)
 		{
-			$cur = $rows = [];
-			if ($1) { push @{ $plans{$2} }, $rows; }
-			else { $seen{$2}{$3} = $rows; }
+			$block = { rows => [], state => '00000' };
+			$cur = $block->{rows};
+			if ($1) { push @{ $plans{$2} }, $cur; }
+			else { $seen{$2}{$3} = $block; }
 			next;
 		}
 		if ($line eq '@@end') { undef $cur; next; }
+		if ($cur && $line =~ /^\@\@sqlstate (\w+)$/)
+		{
+			$block->{state} = $1 if $block->{state} eq '00000';    # the first refusal counts
+			next;
+		}
 		if ($cur) { push @$cur, $line; }
 		else { push @junk, $line; }
 	}
+	$seen{_stderr} = $err;
 	die "unexpected output outside the markers:\n" . join("\n", @junk[ 0 .. ($#junk > 9 ? 9 : $#junk) ]) if @junk;
 	if ($inject eq 'path' && $seen{cursor})    # a planted fault: the cursor loses the largest id
 	{
-		for my $rows (values %{ $seen{cursor} })
+		for my $blk (values %{ $seen{cursor} })
 		{
-			my @s = sort { $a <=> $b } @$rows;
+			my @s = sort { $a <=> $b } @{ $blk->{rows} };
 			pop @s if @s >= 3;
-			@$rows = @s;
+			@{ $blk->{rows} } = @s;
 		}
 	}
 	return (\%seen, { map { $_ => [ map { join("\n", @$_) } @{ $plans{$_} } ] } keys %plans });
@@ -372,9 +379,16 @@ sub compute_expected
 	my %exp;
 	if ($path eq 'saved')
 	{
-		return { denied => 1 } unless key_permits_saved($key, $saved_name);
+		return { error => '42501' } unless key_permits_saved($key, $saved_name);
 		for my $e (@{ $w->{events} }) { $exp{ $e->{id} } = 1 if visible($key, $e->{flat}, 'saved_queries'); }
 		return \%exp;
+	}
+	if (!grep { $_ eq 'queries' } @{ $key->{permitted} })
+	{
+		# refused at the first row the scan examines; a table with no row to
+		# examine (only in shrunk worlds) may also give no rows
+		my $rows = $path eq 'join' ? $w->{notes} : $w->{events};
+		return { error => '42501', lenient => !grep { defined $_->{props} } @$rows };
 	}
 	my %ev = map { $_->{id} => visible($key, $_->{flat}, 'queries') } @{ $w->{events} };
 	if ($path eq 'join')
@@ -391,22 +405,23 @@ sub compute_expected
 }
 
 # Differences of one path for one key: [row, expected, got] with rows named
-# "event N", "note N" (join) or "access" (saved query permission).
+# "event N", "note N" (join) or "access" (a refusal expected or seen).
 sub differences
 {
-	my ($w, $path, $k, $rows) = @_;
+	my ($w, $path, $k, $block) = @_;
 	my $exp = expected_rows($w, $path, $k);
+	my ($rows, $state) = ($block->{rows}, $block->{state});
 	my %got;
 	my @diff;
+	if ($exp->{error})
+	{
+		return [] if $state eq $exp->{error} || ($exp->{lenient} && $state eq '00000' && !@$rows);
+		return [ [ 'access', "error $exp->{error}", $state eq '00000' ? scalar(@$rows) . ' rows' : "error $state" ] ];
+	}
+	return [ [ 'access', 'rows', "error $state" ] ] if $state ne '00000';
 	for my $r (@$rows)
 	{
 		push @diff, [ "duplicate row $r", 'once', 'twice' ] if $got{$r}++;
-	}
-	if ($exp->{denied} || $got{denied})
-	{
-		push @diff, [ 'access', $exp->{denied} ? 'denied' : 'permitted', $got{denied} ? 'denied' : 'permitted' ]
-		  if !$exp->{denied} != !$got{denied};
-		return \@diff;
 	}
 	if ($path eq 'join')
 	{
@@ -578,7 +593,7 @@ sub path_fails
 	my @d;
 	for my $k (0 .. $#{ $w->{keys} })
 	{
-		push @d, map { [ $k, @$_ ] } @{ differences($w, $path, $k, $seen->{$path}{$k} // []) };
+		push @d, map { [ $k, @$_ ] } @{ differences($w, $path, $k, $seen->{$path}{$k} // { rows => [], state => 'missing' }) };
 	}
 	return @d ? \@d : undef;
 }
@@ -765,7 +780,8 @@ sub investigate
 		my $r = shrink_path($path, $k, \@same);
 		push @reports, "PATH disagreement on path '$path' (the pure evaluator agrees with the oracle)"
 		  . ($r->{note} ? " ($r->{note})" : '') . "; minimal reproduction:\n"
-		  . "  path SQL (in one transaction per key, after presenting the key): " . join(' ', map { s/\n/ /gr } grep { defined } (path_sql($path, 0))[ 0, 1 ]) . "\n"
+		  . "  path SQL (in one transaction per key, after presenting the key): "
+		  . join(' ', map { s/\\echo [^\n]*\n//gr =~ s/\n/ /gr } grep { defined } (path_sql($path, 0))[ 0, 1 ]) . "\n"
 		  . describe_world($r->{world})
 		  . join('', map { "  key $_->[0], $_->[1]: oracle $_->[2], $path path $_->[3]\n" } @{ $r->{diffs} });
 	}
@@ -792,13 +808,13 @@ for my $path (@all_paths)
 {
 	for my $k (0 .. $#{ $world->{keys} })
 	{
-		my $rows = $seen->{$path}{$k};
-		if (!$rows)
+		my $block = $seen->{$path}{$k};
+		if (!$block)
 		{
 			push @diffs, [ $path, $k, 'output', 'rows', 'nothing' ];
 			next;
 		}
-		my $d = differences($world, $path, $k, $rows);
+		my $d = differences($world, $path, $k, $block);
 		$checks{$path} += $path eq 'join' ? $Nn : $E;
 		$path_diffs{$path} += @$d;
 		push @diffs, map { [ $path, $k, @$_ ] } @$d;
@@ -807,12 +823,14 @@ for my $path (@all_paths)
 my $t_oracle = time - $t0;
 
 # How often rows are visible, and how often each operator matches.
-my ($vis, $svis, $nsaved, $empty, $full) = (0, 0, 0, 0, 0);
+my ($vis, $svis, $nsaved, $empty, $full, $refused) = (0, 0, 0, 0, 0, 0);
 my (%op_n, %op_hit);
 $world->{keys}[$_]{index} = $_ for 0 .. $#{ $world->{keys} };
 for my $key (@{ $world->{keys} })
 {
-	my $c = keys %{ expected_rows($world, 'plain', $key->{index}) };
+	my $exp = expected_rows($world, 'plain', $key->{index});
+	$refused++ if $exp->{error};
+	my $c = $exp->{error} ? 0 : keys %$exp;
 	$vis += $c;
 	$empty++ if $c == 0;
 	$full++ if $c == $E;
@@ -837,8 +855,9 @@ my $total_checks = 0;
 $total_checks += $_ for values %checks;
 diag(sprintf('%d (event, key) pairs and %d (note, key) pairs; %d path checks over %d paths (%s)',
 		$pairs, $Nn * $K, $total_checks, scalar @all_paths, join(', ', map { "$_ $checks{$_}" } @all_paths)));
-diag(sprintf('mean visible fraction: queries %.3f (%d of %d keys see nothing, %d see every event), saved query %.3f over %d keys',
-		$vis / $pairs, $empty, $K, $full, $nsaved ? $svis / ($nsaved * $E) : 0, $nsaved));
+diag(sprintf('mean visible fraction: queries %.3f (of %d keys, %d are refused for lack of "queries", %d others see nothing, '
+		  . '%d see every event), saved query %.3f over the %d keys that may run it',
+		$vis / $pairs, $K, $refused, $empty - $refused, $full, $nsaved ? $svis / ($nsaved * $E) : 0, $nsaved));
 note('operator match rates over (event, filter): '
 	  . join(', ', map { sprintf('%s %.2f', $_, $op_hit{$_} / $op_n{$_}) } sort keys %op_n));
 diag(sprintf('timings: setup %.1fs, paths %.1fs, oracle %.1fs', $t_setup, $t_run, $t_oracle));
@@ -854,7 +873,7 @@ my $gather = grep { /Gather/ } @{ $plans->{parallel} // [] };
 ok($gather, "forced parallel query planned a Gather ($gather of " . scalar(@{ $plans->{parallel} // [] }) . ' plans)');
 my $launched = grep { /Parallel Seq Scan/ && /Workers Launched: [1-9]/ } @{ $plans->{parallel} // [] };
 ok($launched, 'a parallel sequential scan ran in launched workers');
-my $bitmap = grep { /Index Cond: \(properties \@\@ (?:access_key\.)?ak_index_prefilter\(\)\)/ } @{ $plans->{index} // [] };
+my $bitmap = grep { /Index Cond: \(properties \@\@ (?:access_key\.)?ak_index_prefilter\(/ } @{ $plans->{index} // [] };
 ok($bitmap, 'with sequential scans off, the GIN index prefilter is used')
   or diag(join("\n---\n", @{ $plans->{index} // [] }));
 my $generic = grep { /ak_index_prefilter/ } @{ $plans->{prepared} // [] };
@@ -866,6 +885,10 @@ if (@diffs)
 {
 	diag(scalar(@diffs) . ' differences; the first ones:');
 	diag("  path $_->[0], key $_->[1], $_->[2]: oracle $_->[3], extension $_->[4]") for @diffs[ 0 .. ($#diffs > 19 ? 19 : $#diffs) ];
+	my %seen_err;
+	my @errors = grep { /ERROR/ && !$seen_err{$_}++ } split /\n/, $seen->{_stderr} // '';
+	udiag("errors the application session got (first distinct ones):\n", join("\n", @errors[ 0 .. ($#errors > 9 ? 9 : $#errors) ]))
+	  if @errors;
 	my @reports = investigate(\@diffs);
 	udiag($_) for @reports;
 	fail('the disagreements above have a minimal reproduction') unless @reports;
