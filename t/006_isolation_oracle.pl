@@ -26,8 +26,9 @@
 # Sessions run as a non-superuser application role that does not own the
 # tables, and present keys with SET LOCAL, ak_use_key, set_config, or
 # ak_use_key(token, false) for the session (reset after the transaction).
-# Keys without "queries" must see nothing; keys the saved query's name is not
-# permitted to must get 42501 from ak_saved_query_result.
+# A key without "queries" must be refused with 42501 on every path (the policy's
+# ak_filter_row), and a key the saved query's name is not permitted to must
+# get 42501 from ak_saved_query_result.
 #
 # Scale: AK_ORACLE_CHECKS (default 60000) is the number of (event, key) pairs;
 # AK_ORACLE_SCALE multiplies the default.  AK_ORACLE_SEED sets the seed.
