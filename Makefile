@@ -65,14 +65,14 @@ demo: deps
 	$(MAKE) install
 	@scripts/run-demo
 
-# The randomized isolation proof (t/006_isolation_oracle.pl) at a million
+# The randomized isolation proof (t/008_isolation_oracle.pl) at a million
 # (event, key) pairs instead of make test's 60,000; it prints its counts and
 # timings.  AK_ORACLE_SEED picks another world.
 AK_ORACLE_CHECKS ?= 1000000
 stress: deps
 	$(MAKE) PG_CFLAGS="$(TEST_CFLAGS)"
 	$(MAKE) install
-	@AK_ORACLE_CHECKS=$(AK_ORACLE_CHECKS) scripts/run-tests tap:006_isolation_oracle
+	@AK_ORACLE_CHECKS=$(AK_ORACLE_CHECKS) scripts/run-tests tap:008_isolation_oracle
 
 # Suites, each run against the server named by PG* variables (scripts/run-tests
 # provides a throw-away cluster for each).

@@ -2,7 +2,7 @@
 # An independent model of access_key's filter semantics
 # (docs/reference.md#filter-semantics, #ak_permits-rules, #protected-collections,
 # #ak_saved_query_resultname-text--jsonb), and a generator of random worlds
-# (tenants, events, a second collection, keys) for t/006_isolation_oracle.pl.
+# (tenants, events, a second collection, keys) for t/008_isolation_oracle.pl.
 #
 # Nothing here calls or mirrors the extension's evaluator: every rule below is
 # written from the documentation's text.  JSON values are modelled so that
