@@ -200,3 +200,18 @@ REVOKE ALL ON FUNCTION
     access_key.ak_schedule_refresh(text),
     access_key.ak_unschedule_refresh()
 FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Batch ingest (docs/operations.md#batch-ingest): Keen's multi-event body,
+-- inserted as the caller through the collections' policies and autofill.
+------------------------------------------------------------------------------
+
+CREATE FUNCTION access_key.ak_record_events(events jsonb) RETURNS jsonb
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION access_key.ak_record_events(jsonb)
+    IS 'inserts {"<collection>": [event, ...]} as the caller; answers per event, as Keen''s multi-event API';
+
+CREATE FUNCTION access_key.ak_record_event(collection regclass, event jsonb) RETURNS jsonb
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION access_key.ak_record_event(regclass, jsonb)
+    IS 'inserts one event into a protected collection as the caller; returns {"created": true}';
