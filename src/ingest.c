@@ -75,28 +75,62 @@ RequireCollectionNamed(const char *name, char **column)
 	return relid;
 }
 
+/*
+ * Prepared INSERTs, per backend, by their SQL text (which names the
+ * collection and its column, so a renamed table or column gets a new entry
+ * rather than a stale plan).  Saved plans are revalidated by the plan cache
+ * when the table changes.  A handful of collections is the common case; the
+ * cache is bounded all the same.
+ */
+#define INSERT_PLAN_CACHE_SIZE 32
+
+typedef struct InsertPlan
+{
+	char	   *sql;
+	SPIPlanPtr	plan;
+} InsertPlan;
+
+static InsertPlan insert_plans[INSERT_PLAN_CACHE_SIZE];
+static int	insert_plans_next;
+
 /* The plan of the INSERT that writes events into a collection, as the caller. */
 static SPIPlanPtr
 PrepareInsert(Oid relid, const char *column)
 {
 	Oid			types[1] = {JSONBARRAYOID};
+	MemoryContext caller = CurrentMemoryContext;
 	char	   *sql = psprintf("INSERT INTO %s (%s) SELECT e FROM pg_catalog.unnest($1) AS e",
 							   quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 														  get_rel_name(relid)),
 							   quote_identifier(column));
-	MemoryContext caller = CurrentMemoryContext;
-	SPIPlanPtr	plan = SPI_prepare(sql, 1, types);
+	InsertPlan *slot;
+	SPIPlanPtr	plan;
 
+	for (int i = 0; i < INSERT_PLAN_CACHE_SIZE; i++)
+		if (insert_plans[i].sql && strcmp(insert_plans[i].sql, sql) == 0)
+			return insert_plans[i].plan;
+
+	plan = SPI_prepare(sql, 1, types);
 	if (plan == NULL)
 		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
 	/*
-	 * Saved, so that each execution's plan reference belongs to the
-	 * subtransaction's resource owner and is released when it aborts.
+	 * Saved: it outlives this call, and each execution's plan reference
+	 * belongs to the subtransaction's resource owner, released when it aborts.
 	 */
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "SPI_keepplan failed");
 	/* SPI calls return in SPI's procedure context; our memory is the caller's. */
 	MemoryContextSwitchTo(caller);
+
+	slot = &insert_plans[insert_plans_next];
+	insert_plans_next = (insert_plans_next + 1) % INSERT_PLAN_CACHE_SIZE;
+	if (slot->sql)
+	{
+		SPI_freeplan(slot->plan);
+		pfree(slot->sql);
+	}
+	slot->sql = MemoryContextStrdup(TopMemoryContext, sql);
+	slot->plan = plan;
 	return plan;
 }
 
@@ -297,8 +331,7 @@ ak_record_events(PG_FUNCTION_ARGS)
 				PushOutcome(&state, NULL, NULL);
 		}
 		pushJsonbValue(&state, WJB_END_ARRAY, NULL);
-		SPI_freeplan(batch.insert);
-		MemoryContextSwitchTo(caller);
+
 	}
 	SPI_finish();
 	PG_RETURN_JSONB_P(JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL)));
