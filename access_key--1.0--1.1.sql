@@ -215,3 +215,15 @@ CREATE FUNCTION access_key.ak_record_event(collection regclass, event jsonb) RET
     AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION access_key.ak_record_event(regclass, jsonb)
     IS 'inserts one event into a protected collection as the caller; returns {"created": true}';
+
+------------------------------------------------------------------------------
+-- Partitioned collections (docs/scaling.md#partitioned-collections): partitions
+-- created in or attached to a protected tree get its policies and triggers.
+------------------------------------------------------------------------------
+
+CREATE FUNCTION access_key.ak_collection_changed() RETURNS event_trigger
+    AS 'MODULE_PATHNAME' LANGUAGE C;
+REVOKE ALL ON FUNCTION access_key.ak_collection_changed() FROM PUBLIC;
+CREATE EVENT TRIGGER access_key_collection_changed ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+    EXECUTE FUNCTION access_key.ak_collection_changed();
