@@ -398,26 +398,14 @@ AkRefreshDueDatasets(TimestampTz now)
 	{
 		Dataset		ds;
 		DatasetRefreshRequest req;
-		ErrorData  *error;
 
 		ReadDataset(lfirst(lc), desc, &ds);
 		if (!DatasetRefreshIsDue(&ds, now))
 			continue;
 		req.name = ds.name;
 		req.now = now;
-		error = AkTrySubtransaction(RefreshDueDataset, &req);
-		if (error == NULL)
-		{
+		if (AkTryOrWarn(RefreshDueDataset, &req, psprintf("could not refresh dataset \"%s\"", ds.name)))
 			refreshed += req.refreshed ? 1 : 0;
-			continue;
-		}
-		if (AkErrorStopsEverything(error))
-			ReThrowError(error);
-		ereport(WARNING,
-				(errcode(error->sqlerrcode),
-				 errmsg("could not refresh dataset \"%s\": %s", ds.name, error->message),
-				 error->detail ? errdetail("%s", error->detail) : 0));
-		FreeErrorData(error);
 	}
 	return refreshed;
 }

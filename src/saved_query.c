@@ -375,26 +375,14 @@ AkRefreshDueCachedQueries(TimestampTz now)
 	{
 		SavedQuery	q;
 		RefreshRequest req;
-		ErrorData  *error;
 
 		ReadSavedQuery(lfirst(lc), desc, &q);
 		if (!RefreshIsDue(&q, now))
 			continue;
 		req.name = q.name;
 		req.now = now;
-		error = AkTrySubtransaction(RefreshOne, &req);
-		if (error == NULL)
-		{
+		if (AkTryOrWarn(RefreshOne, &req, psprintf("could not refresh cached query \"%s\"", q.name)))
 			refreshed += req.refreshed ? 1 : 0;
-			continue;
-		}
-		if (AkErrorStopsEverything(error))
-			ReThrowError(error);
-		ereport(WARNING,
-				(errcode(error->sqlerrcode),
-				 errmsg("could not refresh cached query \"%s\": %s", q.name, error->message),
-				 error->detail ? errdetail("%s", error->detail) : 0));
-		FreeErrorData(error);
 	}
 	return refreshed;
 }

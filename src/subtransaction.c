@@ -45,6 +45,23 @@ AkTrySubtransaction(void (*work) (void *arg), void *arg)
 }
 
 bool
+AkTryOrWarn(void (*work) (void *arg), void *arg, const char *what)
+{
+	ErrorData  *error = AkTrySubtransaction(work, arg);
+
+	if (error == NULL)
+		return true;
+	if (AkErrorStopsEverything(error))
+		ReThrowError(error);
+	ereport(WARNING,
+			(errcode(error->sqlerrcode),
+			 errmsg("%s: %s", what, error->message),
+			 error->detail ? errdetail("%s", error->detail) : 0));
+	FreeErrorData(error);
+	return false;
+}
+
+bool
 AkErrorStopsEverything(const ErrorData *error)
 {
 	switch (ERRCODE_TO_CATEGORY(error->sqlerrcode))

@@ -23,4 +23,11 @@ extern ErrorData *AkTrySubtransaction(void (*work) (void *arg), void *arg);
  */
 extern bool AkErrorStopsEverything(const ErrorData *error);
 
+/*
+ * Runs work(arg) in a subtransaction; an error that does not stop
+ * everything becomes a WARNING "<what>: <message>" (same SQLSTATE and
+ * DETAIL) and false is returned; the others are raised again.
+ */
+extern bool AkTryOrWarn(void (*work) (void *arg), void *arg, const char *what);
+
 #endif							/* ACCESS_KEY_SUBTRANSACTION_H */
