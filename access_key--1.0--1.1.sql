@@ -154,3 +154,76 @@ RETURNS TABLE (severity text, object text, problem text, fix text)
 COMMENT ON FUNCTION access_key.ak_check_setup(regrole)
     IS 'what would let an application role escape or weaken its keys, one row per finding';
 REVOKE ALL ON FUNCTION access_key.ak_check_setup(regrole) FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Operations (docs/reference.md#refreshing-on-a-schedule): cached results that
+-- refresh themselves.  Cached queries and datasets are computed when stored;
+-- datasets may have a refresh rate; ak_refresh_due() refreshes what is due and
+-- ak_schedule_refresh() makes pg_cron run it.
+------------------------------------------------------------------------------
+
+ALTER TABLE access_key.datasets ADD COLUMN refresh_rate interval;
+ALTER TABLE access_key.datasets ADD CONSTRAINT datasets_refresh_rate_check
+    CHECK (refresh_rate OPERATOR(pg_catalog.>) '0'::interval);
+
+COMMENT ON FUNCTION access_key.ak_update_saved_query(text, text, interval)
+    IS 'replaces a saved query; a cached one is computed again, as the caller';
+COMMENT ON FUNCTION access_key.ak_create_saved_query(text, text, interval)
+    IS 'stores a read-only SELECT under a name; with a refresh rate it is a cached query, computed now';
+COMMENT ON FUNCTION access_key.ak_create_dataset(text, text, text[])
+    IS 'stores a dataset: a read-only SELECT returning a column per index_by property; computes its rows';
+
+CREATE FUNCTION access_key.ak_create_dataset(name text, query text, index_by text[], refresh_rate interval)
+RETURNS void
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION access_key.ak_create_dataset(text, text, text[], interval)
+    IS 'stores a dataset refreshed by ak_refresh_due() every refresh_rate, and computes its rows';
+
+CREATE FUNCTION access_key.ak_refresh_due() RETURNS integer
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION access_key.ak_refresh_due()
+    IS 'refreshes every cached query and dataset whose refresh rate has passed, each as its owner; returns how many';
+
+CREATE FUNCTION access_key.ak_schedule_refresh(schedule text DEFAULT '* * * * *') RETURNS bigint
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION access_key.ak_schedule_refresh(text)
+    IS 'creates or replaces the pg_cron job that runs ak_refresh_due() in this database; returns its job id';
+
+CREATE FUNCTION access_key.ak_unschedule_refresh() RETURNS boolean
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION access_key.ak_unschedule_refresh()
+    IS 'removes the caller''s pg_cron refresh job of this database; false if there was none';
+
+REVOKE ALL ON FUNCTION
+    access_key.ak_create_dataset(text, text, text[], interval),
+    access_key.ak_refresh_due(),
+    access_key.ak_schedule_refresh(text),
+    access_key.ak_unschedule_refresh()
+FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Batch ingest (docs/operations.md#batch-ingest): Keen's multi-event body,
+-- inserted as the caller through the collections' policies and autofill.
+------------------------------------------------------------------------------
+
+CREATE FUNCTION access_key.ak_record_events(events jsonb) RETURNS jsonb
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION access_key.ak_record_events(jsonb)
+    IS 'inserts {"<collection>": [event, ...]} as the caller; answers per event, as Keen''s multi-event API';
+
+CREATE FUNCTION access_key.ak_record_event(collection regclass, event jsonb) RETURNS jsonb
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION access_key.ak_record_event(regclass, jsonb)
+    IS 'inserts one event into a protected collection as the caller; returns {"created": true}';
+
+------------------------------------------------------------------------------
+-- Partitioned collections (docs/scaling.md#partitioned-collections): partitions
+-- created in or attached to a protected tree get its policies and triggers.
+------------------------------------------------------------------------------
+
+CREATE FUNCTION access_key.ak_collection_changed() RETURNS event_trigger
+    AS 'MODULE_PATHNAME' LANGUAGE C;
+REVOKE ALL ON FUNCTION access_key.ak_collection_changed() FROM PUBLIC;
+CREATE EVENT TRIGGER access_key_collection_changed ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+    EXECUTE FUNCTION access_key.ak_collection_changed();

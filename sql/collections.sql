@@ -232,7 +232,7 @@ SELECT ak_unprotect('public.typed');
 BEGIN; SELECT ak_use_key(:'acme') IS NOT NULL; SELECT ak_protect('public.typed', 'id'); ROLLBACK;
 SET ROLE regress_ak_app;
 SELECT ak_protect('public.typed');
--- Partitioned tables are refused: RLS on a parent does not cover its partitions.
+-- A partitioned table is protected with its partitions (sql/partitions.sql); a partition alone is refused.
 SET ROLE regress_ak_owner;
 CREATE TABLE public.parted (properties jsonb) PARTITION BY LIST ((properties ->> 'k'));
 CREATE TABLE public.parted_a PARTITION OF public.parted FOR VALUES IN ('a');

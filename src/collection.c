@@ -14,6 +14,7 @@
 #include "session.h"
 #include "catalog.h"
 #include "jsonb_util.h"
+#include "partition.h"
 
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -168,10 +169,39 @@ LockCollectionForDdl(Oid relid, const char *function)
 				 errmsg("relation with OID %u does not exist", relid)));
 }
 
-static char *
-QualifiedName(Oid relid)
+char *
+AkQualifiedName(Oid relid)
 {
 	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
+}
+
+char *
+AkSelectPolicySql(const char *table, Oid collection, const char *column)
+{
+	return psprintf("CREATE POLICY access_key_select ON %s FOR SELECT"
+					" USING (access_key.ak_filter_row('%u'::pg_catalog.regclass, %s))",
+					table, collection, quote_identifier(column));
+}
+
+char *
+AkInsertPolicySql(const char *table)
+{
+	return psprintf("CREATE POLICY access_key_insert ON %s FOR INSERT"
+					" WITH CHECK (access_key.ak_permits('writes'))", table);
+}
+
+char *
+AkAutofillTriggerSql(const char *table, const char *column)
+{
+	return psprintf("CREATE TRIGGER access_key_autofill BEFORE INSERT ON %s FOR EACH ROW"
+					" EXECUTE FUNCTION access_key.ak_autofill_trigger(%s)", table, quote_literal_cstr(column));
+}
+
+char *
+AkAppendOnlyTriggerSql(const char *table)
+{
+	return psprintf("CREATE TRIGGER access_key_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON %s"
+					" FOR EACH STATEMENT EXECUTE FUNCTION access_key.ak_forbid_keyed_changes()", table);
 }
 
 /*
@@ -200,20 +230,16 @@ ak_protect(PG_FUNCTION_ARGS)
 	relid = PG_GETARG_OID(0);
 	column = NameStr(*PG_GETARG_NAME(1));
 	LockCollectionForDdl(relid, "ak_protect");
-	table = QualifiedName(relid);
+	table = AkQualifiedName(relid);
 	relkind = get_rel_relkind(relid);
 
 	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("%s is not a table", table)));
-	/* RLS on a parent does not cover queries that name a partition. */
-	if (relkind == RELKIND_PARTITIONED_TABLE || get_rel_relispartition(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("partitioned tables and partitions cannot be protected yet"),
-				 errdetail("%s is partitioned or a partition; row-level security on a parent does not cover its partitions.",
-						   table)));
+	/* A partition is protected with its tree: see src/partition.c. */
+	if (get_rel_relispartition(relid))
+		AkRefusePartition(relid, "ak_protect");
 	attnum = get_attnum(relid, column);
 	if (attnum <= 0)
 		ereport(ERROR,
@@ -233,29 +259,29 @@ ak_protect(PG_FUNCTION_ARGS)
 
 	/* What the owner may do, as the owner. */
 	ExecuteDdl(psprintf("ALTER TABLE %s ENABLE ROW LEVEL SECURITY", table));
-	ExecuteDdl(psprintf("CREATE POLICY access_key_select ON %s FOR SELECT"
-						" USING (access_key.ak_filter_row('%u'::pg_catalog.regclass, %s))",
-						table, relid, quote_identifier(column)));
-	ExecuteDdl(psprintf("CREATE POLICY access_key_insert ON %s FOR INSERT"
-						" WITH CHECK (access_key.ak_permits('writes'))", table));
+	ExecuteDdl(AkSelectPolicySql(table, relid, column));
+	ExecuteDdl(AkInsertPolicySql(table));
 
 	/* The triggers and the catalog row, as the extension's owner. */
-	AkCatalogExecute(psprintf("CREATE TRIGGER access_key_autofill BEFORE INSERT ON %s FOR EACH ROW"
-						  " EXECUTE FUNCTION access_key.ak_autofill_trigger(%s)",
-						  table, quote_literal_cstr(column)), 0, NULL, NULL, NULL);
-	AkCatalogExecute(psprintf("CREATE TRIGGER access_key_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON %s"
-						  " FOR EACH STATEMENT EXECUTE FUNCTION access_key.ak_forbid_keyed_changes()",
-						  table), 0, NULL, NULL, NULL);
+	/*
+	 * Not on a partitioned table: PostgreSQL would clone it to each new
+	 * partition as the role adding it, which may not execute the function.
+	 * Its leaf partitions get their own (src/partition.c).
+	 */
+	if (relkind != RELKIND_PARTITIONED_TABLE)
+		AkCatalogExecute(AkAutofillTriggerSql(table, column), 0, NULL, NULL, NULL);
+	AkCatalogExecute(AkAppendOnlyTriggerSql(table), 0, NULL, NULL, NULL);
 	args[0] = ObjectIdGetDatum(relid);
 	args[1] = PG_GETARG_DATUM(1);
 	AkCatalogExecute("INSERT INTO access_key.collections (collection, properties_column) VALUES ($1, $2)",
 				 2, types, args, NULL);
+	if (relkind == RELKIND_PARTITIONED_TABLE)
+		AkProtectPartitions(relid, column);
 	PG_RETURN_VOID();
 }
 
-/* Whether the table has policies other than the two ak_protect creates. */
-static bool
-HasOtherPolicies(Oid relid)
+bool
+AkHasOtherPolicies(Oid relid)
 {
 	Relation	rel = table_open(PolicyRelationId, AccessShareLock);
 	ScanKeyData key;
@@ -286,20 +312,25 @@ ak_unprotect(PG_FUNCTION_ARGS)
 	Datum		args[1] = {ObjectIdGetDatum(relid)};
 
 	LockCollectionForDdl(relid, "ak_unprotect");
-	table = QualifiedName(relid);
+	table = AkQualifiedName(relid);
+	if (get_rel_relispartition(relid))
+		AkRefusePartition(relid, "ak_unprotect");
 	if (AkFetchCollection(relid, NULL) != AK_COLLECTION_REGISTERED)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("collection %s is not protected", table)));
 
-	AkCatalogExecute(psprintf("DROP TRIGGER IF EXISTS access_key_autofill ON %s", table), 0, NULL, NULL, NULL);
+	if (get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE)
+		AkCatalogExecute(psprintf("DROP TRIGGER IF EXISTS access_key_autofill ON %s", table), 0, NULL, NULL, NULL);
 	AkCatalogExecute(psprintf("DROP TRIGGER IF EXISTS access_key_append_only ON %s", table), 0, NULL, NULL, NULL);
 	AkCatalogExecute("DELETE FROM access_key.collections WHERE collection OPERATOR(pg_catalog.=) $1",
 				 1, types, args, NULL);
 	ExecuteDdl(psprintf("DROP POLICY IF EXISTS access_key_select ON %s", table));
 	ExecuteDdl(psprintf("DROP POLICY IF EXISTS access_key_insert ON %s", table));
+	if (get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE)
+		AkUnprotectPartitions(relid);
 	/* The table's own policies, if any, keep applying. */
-	if (!HasOtherPolicies(relid))
+	if (!AkHasOtherPolicies(relid))
 		ExecuteDdl(psprintf("ALTER TABLE %s DISABLE ROW LEVEL SECURITY", table));
 	PG_RETURN_VOID();
 }

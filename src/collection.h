@@ -32,6 +32,22 @@ extern AkCollectionLookup AkFetchCollection(Oid relid, char **properties_column)
 /* The relids of every protected collection, in catalog order. */
 extern List *AkCollectionRelids(void);
 
+/* The schema-qualified, quoted name of a relation. */
+extern char *AkQualifiedName(Oid relid);
+
+/*
+ * The statements that put a protected collection's policies and triggers on
+ * a table (the collection itself, or a partition of it, whose
+ * SELECT policy names the collection).
+ */
+extern char *AkSelectPolicySql(const char *table, Oid collection, const char *column);
+extern char *AkInsertPolicySql(const char *table);
+extern char *AkAppendOnlyTriggerSql(const char *table);
+extern char *AkAutofillTriggerSql(const char *table, const char *column);
+
+/* Whether the table has policies other than the two ak_protect creates. */
+extern bool AkHasOtherPolicies(Oid relid);
+
 /*
  * Raises 39P01 "<function> <problem>" for a trigger or event trigger function
  * called in a way it was not made for.

@@ -1,10 +1,19 @@
 /*
  * dataset.c — datasets (docs/reference.md#datasets): a query whose rows are precomputed per
  * value of its index_by properties, so retrieval never re-runs the query.
+ *
+ * The rows are computed when the dataset is created, in the admin's
+ * transaction, and again by ak_refresh_dataset and, for datasets with a
+ * refresh rate, ak_refresh_due; always as the role that stored the dataset.
+ * A refresh locks the dataset's row (FOR NO KEY UPDATE, which the foreign
+ * key checks of dataset_results do not conflict with) before it re-reads the
+ * definition and replaces the rows, so two refreshes of one dataset run one
+ * after the other and never mix or collide.
  */
 #include "postgres.h"
 
 #include "compat.h"
+#include "dataset.h"
 #include "result_set.h"
 #include "session.h"
 #include "catalog.h"
@@ -13,6 +22,7 @@
 #include "permits.h"
 #include "sql_runner.h"
 #include "stored_sql.h"
+#include "subtransaction.h"
 #include "validate.h"
 
 #include "access/stratnum.h"
@@ -42,9 +52,19 @@ typedef struct Dataset
 	char	   *search_path;	/* the one it was stored with */
 	Oid			owner;			/* who stored it; refreshes run as them */
 	ArrayType  *index_by;		/* text[] */
+	Interval   *refresh_rate;	/* NULL: refreshed only on demand */
 	bool		refreshed;
 	TimestampTz refreshed_at;
 } Dataset;
+
+static bool
+HasColumn(TupleDesc desc, const char *column)
+{
+	for (int i = 0; i < desc->natts; i++)
+		if (!TupleDescAttr(desc, i)->attisdropped && strcmp(NameStr(TupleDescAttr(desc, i)->attname), column) == 0)
+			return true;
+	return false;
+}
 
 static void
 ReadDataset(HeapTuple row, TupleDesc desc, Dataset *ds)
@@ -57,6 +77,12 @@ ReadDataset(HeapTuple row, TupleDesc desc, Dataset *ds)
 	ds->search_path = TextDatumGetCString(AkCatalogColumn(row, desc, "search_path", &isnull));
 	ds->owner = DatumGetObjectId(AkCatalogColumn(row, desc, "owner", &isnull));
 	ds->index_by = DatumGetArrayTypePCopy(AkCatalogColumn(row, desc, "index_by", &isnull));
+	ds->refresh_rate = NULL;
+	if (HasColumn(desc, "refresh_rate"))	/* not in a 1.0 database */
+	{
+		d = AkCatalogColumn(row, desc, "refresh_rate", &isnull);
+		ds->refresh_rate = isnull ? NULL : DatumGetIntervalP(d);
+	}
 	d = AkCatalogColumn(row, desc, "refreshed_at", &isnull);
 	ds->refreshed = !isnull;
 	ds->refreshed_at = isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
@@ -166,52 +192,14 @@ CheckIndexBy(ArrayType *index_by, List *columns)
 	}
 }
 
-/* ak_create_dataset(name, query, index_by): stores a validated dataset. */
-Datum
-ak_create_dataset(PG_FUNCTION_ARGS)
-{
-	char	   *name;
-	char	   *query;
-	List	   *columns;
-	Dataset		existing;
-	Oid			types[5] = {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, OIDOID};
-	Datum		args[5];
-
-	AkRequireNoSessionKey("ak_create_dataset");
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("the name, query and index_by of a dataset must not be null")));
-	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	AkCheckResourceName("dataset", name);
-	query = AkCheckStoredQuery(text_to_cstring(PG_GETARG_TEXT_PP(1)), &columns);
-	CheckIndexBy(PG_GETARG_ARRAYTYPE_P(2), columns);
-	if (FetchDataset(name, &existing))
-		ereport(ERROR,
-				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("dataset \"%s\" already exists", name),
-				 errhint("Delete it first with access_key.ak_delete_dataset().")));
-
-	args[0] = CStringGetTextDatum(name);
-	args[1] = CStringGetTextDatum(query);
-	args[2] = PG_GETARG_DATUM(2);
-	args[3] = CStringGetTextDatum(AkCurrentSearchPath());
-	args[4] = ObjectIdGetDatum(GetUserId());
-	AkCatalogExecute("INSERT INTO access_key.datasets (name, query, index_by, search_path, owner)"
-				 " VALUES ($1, $2, $3, $4, $5)", 5, types, args, NULL);
-	PG_RETURN_VOID();
-}
-
 /*
- * ak_refresh_dataset(name): runs the dataset's query as the role that stored it
- * (read-only) and replaces its stored results, grouped per index value, in
- * one transaction.  Returns how many index values it stored.
+ * Computes a dataset's rows as the role that stored it, grouped per index
+ * value, and replaces its stored rows with them.  The caller holds the lock
+ * on the dataset's row.  Returns how many index values it stored.
  */
-Datum
-ak_refresh_dataset(PG_FUNCTION_ARGS)
+static int
+StoreDatasetRows(const Dataset *ds)
 {
-	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	Dataset		ds;
 	List	   *rows;
 	int			ngroups;
 	Datum	   *indexes;
@@ -223,16 +211,13 @@ ak_refresh_dataset(PG_FUNCTION_ARGS)
 	Oid			write_types[3] = {TEXTOID, JSONBARRAYOID, JSONBARRAYOID};
 	Datum		write_args[3];
 
-	AkRequireNoSessionKey("ak_refresh_dataset");
-	RequireDataset(name, &ds);
-
-	group_args[0] = PointerGetDatum(ds.index_by);
-	rows = AkRunReadOnlyAs(ds.owner, psprintf("SELECT s.idx, pg_catalog.jsonb_agg(s.r)"
+	group_args[0] = PointerGetDatum(ds->index_by);
+	rows = AkRunReadOnlyAs(ds->owner, psprintf("SELECT s.idx, pg_catalog.jsonb_agg(s.r)"
 								  " FROM (SELECT (SELECT pg_catalog.jsonb_object_agg(k, t.r OPERATOR(pg_catalog.->) k)"
 								  "               FROM pg_catalog.unnest($1) AS k) AS idx, t.r"
 								  "       FROM (%s) AS t(r)) AS s"
-								  " GROUP BY s.idx", AkRowsAsJsonbSql(ds.query)),
-						   ds.search_path, 1, group_types, group_args, 2);
+								  " GROUP BY s.idx", AkRowsAsJsonbSql(ds->query)),
+						   ds->search_path, 1, group_types, group_args, 2);
 
 	ngroups = list_length(rows) / 2;
 	indexes = palloc(sizeof(Datum) * Max(ngroups, 1));
@@ -246,7 +231,7 @@ ak_refresh_dataset(PG_FUNCTION_ARGS)
 		i++;
 	}
 
-	write_args[0] = CStringGetTextDatum(name);
+	write_args[0] = CStringGetTextDatum(ds->name);
 	write_args[1] = PointerGetDatum(construct_array(indexes, ngroups, JSONBOID, -1, false, TYPALIGN_INT));
 	write_args[2] = PointerGetDatum(construct_array(groups, ngroups, JSONBOID, -1, false, TYPALIGN_INT));
 	AkCatalogExecute("DELETE FROM access_key.dataset_results WHERE dataset OPERATOR(pg_catalog.=) $1",
@@ -257,7 +242,172 @@ ak_refresh_dataset(PG_FUNCTION_ARGS)
 	AkCatalogExecute("UPDATE access_key.datasets SET refreshed_at = pg_catalog.now()"
 				 " WHERE name OPERATOR(pg_catalog.=) $1",
 				 1, write_types, write_args, NULL);
-	PG_RETURN_INT32(ngroups);
+	return ngroups;
+}
+
+/*
+ * Locks a dataset's row and reads it as it is once locked: false when it
+ * does not exist (or was deleted while we waited).
+ */
+static bool
+LockDataset(const char *name, Dataset *ds)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		args[1] = {CStringGetTextDatum(name)};
+	TupleDesc	desc;
+	HeapTuple	row;
+
+	row = AkCatalogExecuteReturning("SELECT * FROM access_key.datasets WHERE name OPERATOR(pg_catalog.=) $1"
+									" FOR NO KEY UPDATE", 1, types, args, NULL, &desc);
+	if (row == NULL)
+		return false;
+	ReadDataset(row, desc, ds);
+	return true;
+}
+
+static Interval *
+CheckDatasetRefreshRate(FunctionCallInfo fcinfo, int argno)
+{
+	Interval   *rate;
+	Interval   *zero = palloc0(sizeof(Interval));
+
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+		return NULL;
+	rate = PG_GETARG_INTERVAL_P(argno);
+	if (!DatumGetBool(DirectFunctionCall2(interval_gt, IntervalPGetDatum(rate), IntervalPGetDatum(zero))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("refresh rate must be positive"),
+				 errhint("Leave it NULL for a dataset refreshed only by access_key.ak_refresh_dataset().")));
+	return rate;
+}
+
+/*
+ * ak_create_dataset(name, query, index_by, refresh_rate): stores a validated
+ * dataset and computes its rows, as the calling admin.
+ */
+Datum
+ak_create_dataset(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	char	   *query;
+	List	   *columns;
+	Dataset		ds;
+	Interval   *rate;
+	Oid			types[6] = {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, OIDOID, INTERVALOID};
+	Datum		args[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+
+	AkRequireNoSessionKey("ak_create_dataset");
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the name, query and index_by of a dataset must not be null")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	AkCheckResourceName("dataset", name);
+	query = AkCheckStoredQuery(text_to_cstring(PG_GETARG_TEXT_PP(1)), &columns);
+	CheckIndexBy(PG_GETARG_ARRAYTYPE_P(2), columns);
+	rate = CheckDatasetRefreshRate(fcinfo, 3);
+	if (FetchDataset(name, &ds))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("dataset \"%s\" already exists", name),
+				 errhint("Delete it first with access_key.ak_delete_dataset().")));
+
+	args[0] = CStringGetTextDatum(name);
+	args[1] = CStringGetTextDatum(query);
+	args[2] = PG_GETARG_DATUM(2);
+	args[3] = CStringGetTextDatum(AkCurrentSearchPath());
+	args[4] = ObjectIdGetDatum(GetUserId());
+	args[5] = rate ? IntervalPGetDatum(rate) : (Datum) 0;
+	nulls[5] = rate ? ' ' : 'n';
+	AkCatalogExecute(PG_NARGS() > 3
+					 ? "INSERT INTO access_key.datasets (name, query, index_by, search_path, owner, refresh_rate)"
+					 " VALUES ($1, $2, $3, $4, $5, $6)"
+					 : "INSERT INTO access_key.datasets (name, query, index_by, search_path, owner)"
+					 " VALUES ($1, $2, $3, $4, $5)",
+					 PG_NARGS() > 3 ? 6 : 5, types, args, nulls);
+	/* Its first rows, as the caller: a key never finds it without any. */
+	if (!LockDataset(name, &ds))
+		elog(ERROR, "dataset \"%s\" vanished while it was created", name);
+	StoreDatasetRows(&ds);
+	PG_RETURN_VOID();
+}
+
+/*
+ * ak_refresh_dataset(name): runs the dataset's query as the role that stored it
+ * (read-only) and replaces its stored results, grouped per index value, in
+ * one transaction.  Returns how many index values it stored.
+ */
+Datum
+ak_refresh_dataset(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Dataset		ds;
+
+	AkRequireNoSessionKey("ak_refresh_dataset");
+	if (!LockDataset(name, &ds))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("dataset \"%s\" does not exist", name)));
+	PG_RETURN_INT32(StoreDatasetRows(&ds));
+}
+
+static bool
+DatasetRefreshIsDue(const Dataset *ds, TimestampTz now)
+{
+	if (ds->refresh_rate == NULL)
+		return false;
+	if (!ds->refreshed)
+		return true;
+	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+												   TimestampTzGetDatum(ds->refreshed_at),
+												   IntervalPGetDatum(ds->refresh_rate))) <= now;
+}
+
+typedef struct DatasetRefreshRequest
+{
+	const char *name;
+	TimestampTz now;
+	bool		refreshed;
+} DatasetRefreshRequest;
+
+/* Refreshes one dataset if, once locked, it is still due. */
+static void
+RefreshDueDataset(void *arg)
+{
+	DatasetRefreshRequest *req = arg;
+	Dataset		ds;
+
+	req->refreshed = false;
+	if (!LockDataset(req->name, &ds) || !DatasetRefreshIsDue(&ds, req->now))
+		return;
+	StoreDatasetRows(&ds);
+	req->refreshed = true;
+}
+
+int
+AkRefreshDueDatasets(TimestampTz now)
+{
+	TupleDesc	desc;
+	List	   *rows = AkCatalogScan("datasets", AK_CATALOG_STATEMENT_SNAPSHOT, &desc);
+	ListCell   *lc;
+	int			refreshed = 0;
+
+	foreach(lc, rows)
+	{
+		Dataset		ds;
+		DatasetRefreshRequest req;
+
+		ReadDataset(lfirst(lc), desc, &ds);
+		if (!DatasetRefreshIsDue(&ds, now))
+			continue;
+		req.name = ds.name;
+		req.now = now;
+		if (AkTryOrWarn(RefreshDueDataset, &req, psprintf("could not refresh dataset \"%s\"", ds.name)))
+			refreshed += req.refreshed ? 1 : 0;
+	}
+	return refreshed;
 }
 
 /* ak_delete_dataset(name): deletes a dataset and its stored rows; true. */

@@ -10,6 +10,7 @@
 #include "compat.h"
 #include "filter.h"
 #include "filter_validate.h"
+#include "iso8601.h"
 #include "jsonb_util.h"
 #include "validate.h"
 
@@ -53,7 +54,8 @@ static const FilterValueKind value_kinds[AK_OP_COUNT] = {
 };
 StaticAssertDecl(lengthof(value_kinds) == AK_OP_COUNT, "value_kinds matches AkFilterOp");
 
-static const char *const property_filter_members[] = {"property_name", "operator", "property_value"};
+static const char *const property_filter_members[] = {"property_name", "operator", "property_value",
+"property_type", "coercion_type"};
 static const char *const or_filter_members[] = {"operator", "operands"};
 static const char *const within_members[] = {"coordinates", "max_distance_miles"};
 
@@ -114,6 +116,165 @@ ValidateGeo(JsonbValue *v, const char *path)
 		AkInvalidDefinition(hint, "Member \"%s\" must be a number.", dpath);
 	if (!(AkJsonbNumber(distance) >= 0))
 		AkInvalidDefinition(NULL, "Member \"%s\" must not be negative.", dpath);
+}
+
+/* Whether str[0..len) is a JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static bool
+IsJsonNumber(const char *str, int len)
+{
+	int			i = 0;
+	int			digits;
+
+	if (i < len && str[i] == '-')
+		i++;
+	if (i < len && str[i] == '0')
+		i++;
+	else
+	{
+		for (digits = 0; i < len && isdigit((unsigned char) str[i]); i++)
+			digits++;
+		if (digits == 0)
+			return false;
+	}
+	if (i < len && str[i] == '.')
+	{
+		for (i++, digits = 0; i < len && isdigit((unsigned char) str[i]); i++)
+			digits++;
+		if (digits == 0)
+			return false;
+	}
+	if (i < len && (str[i] == 'e' || str[i] == 'E'))
+	{
+		i++;
+		if (i < len && (str[i] == '+' || str[i] == '-'))
+			i++;
+		for (digits = 0; i < len && isdigit((unsigned char) str[i]); i++)
+			digits++;
+		if (digits == 0)
+			return false;
+	}
+	return i == len;
+}
+
+static bool
+StringIs(const JsonbValue *v, const char *word)
+{
+	return v->type == jbvString && v->val.string.len == strlen(word) &&
+		pg_strncasecmp(v->val.string.val, word, v->val.string.len) == 0;
+}
+
+/*
+ * property_value read as Keen reads it with property_type: a string from a
+ * form becomes the number, boolean or null it spells; a number or boolean
+ * read as a String becomes its text.  Raises when the value cannot be read
+ * as that type.
+ */
+static JsonbValue *
+CoercePropertyValue(AkPropertyType type, JsonbValue *v, const char *path)
+{
+	JsonbValue *out = palloc(sizeof(JsonbValue));
+	const char *tname = ak_property_type_names[type];
+
+	*out = *v;
+	switch (type)
+	{
+		case AK_PTYPE_STRING:
+			if (v->type == jbvNumeric)
+			{
+				out->type = jbvString;
+				out->val.string.val = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+				out->val.string.len = strlen(out->val.string.val);
+			}
+			else if (v->type == jbvBool)
+			{
+				out->type = jbvString;
+				out->val.string.val = v->val.boolean ? "true" : "false";
+				out->val.string.len = strlen(out->val.string.val);
+			}
+			else if (v->type != jbvString)
+				break;
+			return out;
+		case AK_PTYPE_NUMBER:
+			if (v->type == jbvString && IsJsonNumber(v->val.string.val, v->val.string.len))
+			{
+				out->type = jbvNumeric;
+				out->val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+																	   CStringGetDatum(pnstrdup(v->val.string.val, v->val.string.len)),
+																	   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+			}
+			else if (v->type != jbvNumeric)
+				break;
+			return out;
+		case AK_PTYPE_BOOLEAN:
+			if (StringIs(v, "true") || StringIs(v, "false"))
+			{
+				out->type = jbvBool;
+				out->val.boolean = StringIs(v, "true");
+			}
+			else if (v->type != jbvBool)
+				break;
+			return out;
+		case AK_PTYPE_DATETIME:
+			{
+				TimestampTz ts;
+
+				if (v->type != jbvString || !AkParseIsoTimestamp(v->val.string.val, v->val.string.len, &ts))
+					break;
+				return out;
+			}
+		case AK_PTYPE_NULL:
+			if (StringIs(v, "null"))
+				out->type = jbvNull;
+			else if (v->type != jbvNull)
+				break;
+			return out;
+		case AK_PTYPE_LIST:
+			if (!AkIsArray(v))
+				break;
+			return out;
+		case AK_PTYPE_GEO:
+			if (!AkIsObject(v))
+				break;
+			return out;
+		case AK_PTYPE_COUNT:
+			break;
+	}
+	AkInvalidDefinition(psprintf("property_type says how property_value is read: %s.",
+								 AkJoinNames(ak_property_type_names, AK_PTYPE_COUNT)),
+						"Member \"%s\" cannot be read as a %s: it is %s.", path, tname, AkJsonTypeName(v));
+	return NULL;
+}
+
+/*
+ * The filter's property_type, or coercion_type (older Keen Explorers), or
+ * -1 when it has neither; both must agree when both are given.
+ */
+static int
+PropertyType(JsonbContainer *obj, const char *path)
+{
+	const char *members[2] = {"property_type", "coercion_type"};
+	int			found = -1;
+
+	for (int i = 0; i < 2; i++)
+	{
+		JsonbValue *v = AkGetMember(obj, members[i]);
+		char	   *mpath = AkChildPath(path, members[i]);
+		int			type;
+
+		if (v == NULL)
+			continue;
+		if (v->type != jbvString)
+			AkInvalidDefinition(NULL, "Member \"%s\" must be a string, not %s.", mpath, AkJsonTypeName(v));
+		type = AkLookupName(ak_property_type_names, AK_PTYPE_COUNT, v->val.string.val, v->val.string.len);
+		if (type < 0)
+			AkInvalidDefinition(psprintf("Property types are: %s.", AkJoinNames(ak_property_type_names, AK_PTYPE_COUNT)),
+								"Member \"%s\": \"%s\" is not a property type.",
+								mpath, pnstrdup(v->val.string.val, v->val.string.len));
+		if (found >= 0 && type != found)
+			AkInvalidDefinition(NULL, "Member \"%s\" contradicts \"%s\".", mpath, AkChildPath(path, members[0]));
+		found = type;
+	}
+	return found;
 }
 
 static void
@@ -217,6 +378,7 @@ ValidateFilter(JsonbValue *filter, const char *path, int depth, JsonbParseState 
 		JsonbValue *value;
 		char	   *npath = AkChildPath(path, "property_name");
 		char	   *vpath = AkChildPath(path, "property_value");
+		int			type;
 
 		AkCheckMembers(obj, path, property_filter_members, lengthof(property_filter_members));
 		name = AkGetMember(obj, "property_name");
@@ -226,12 +388,21 @@ ValidateFilter(JsonbValue *filter, const char *path, int depth, JsonbParseState 
 		value = AkGetMember(obj, "property_value");
 		if (value == NULL)
 			AkInvalidDefinition(NULL, "Member \"%s\" is missing.", vpath);
+		type = PropertyType(obj, path);
+		if (type >= 0)
+			value = CoercePropertyValue((AkPropertyType) type, value, vpath);
 		ValidatePropertyValue((AkFilterOp) op, value, vpath);
 
 		AkPushKey(state, "property_name");
 		pushJsonbValue(state, WJB_VALUE, name);
 		AkPushKey(state, "property_value");
 		pushJsonbValue(state, WJB_VALUE, value);
+		/* Kept, as property_type, so Keen's tools read back what they wrote. */
+		if (type >= 0)
+		{
+			AkPushKey(state, "property_type");
+			AkPushString(state, WJB_VALUE, ak_property_type_names[type]);
+		}
 	}
 	pushJsonbValue(state, WJB_END_OBJECT, NULL);
 }

@@ -3,8 +3,17 @@
  *
  * A non-cached saved query runs live, as the caller, in the saved_queries
  * filter context, so the key's saved_queries.filters restrict the protected
- * collections it reads.  A cached query's result is computed by an admin's
- * ak_refresh_cached_queries() and stored; keys read the stored result.
+ * collections it reads.  A cached query's result is computed when it is
+ * stored or updated, in the admin's transaction, and again by refreshes
+ * (ak_refresh_cached_queries, ak_refresh_due); keys read the stored result,
+ * so a key never meets a cached query without one.  Results are always
+ * computed as the role that stored the query, as a materialized view is
+ * refreshed as its owner.
+ *
+ * Concurrency: a refresh locks the query's row (FOR NO KEY UPDATE) and
+ * re-reads it before computing, so a concurrent update or delete is either
+ * waited for and seen, or waits for the refresh: a result is always stored
+ * under the definition it was computed from.
  */
 #include "postgres.h"
 
@@ -16,7 +25,9 @@
 #include "jsonb_util.h"
 #include "permits.h"
 #include "sql_runner.h"
+#include "saved_query.h"
 #include "stored_sql.h"
+#include "subtransaction.h"
 #include "validate.h"
 
 #include "access/stratnum.h"
@@ -26,8 +37,6 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
-#include "utils/memutils.h"
-#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(ak_create_saved_query);
@@ -114,17 +123,30 @@ CheckRefreshRate(FunctionCallInfo fcinfo, int argno)
 	return rate;
 }
 
+/* A saved query's rows as a jsonb array, computed read-only as role. */
+static Jsonb *
+ComputeResult(Oid role, const char *query, const char *search_path)
+{
+	return AkJsonbArray(AkRunReadOnlyAs(role, AkRowsAsJsonbSql(query), search_path, 0, NULL, NULL, 1));
+}
+
+/*
+ * Creates or replaces a saved query.  A cached one gets its first result
+ * here, computed as the calling admin (who becomes its owner), so keys never
+ * read a cached query that has no result.
+ */
 static void
 WriteSavedQuery(FunctionCallInfo fcinfo, bool create)
 {
 	const char *function = create ? "ak_create_saved_query" : "ak_update_saved_query";
 	char	   *name;
 	char	   *query;
+	char	   *search_path;
 	Interval   *rate;
 	SavedQuery	existing;
-	Oid			types[5] = {TEXTOID, TEXTOID, INTERVALOID, TEXTOID, OIDOID};
-	Datum		args[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Oid			types[6] = {TEXTOID, TEXTOID, INTERVALOID, TEXTOID, OIDOID, JSONBOID};
+	Datum		args[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 
 	AkRequireNoSessionKey(function);
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -135,6 +157,7 @@ WriteSavedQuery(FunctionCallInfo fcinfo, bool create)
 	AkCheckResourceName("saved query", name);
 	rate = CheckRefreshRate(fcinfo, 2);
 	query = AkCheckStoredQuery(text_to_cstring(PG_GETARG_TEXT_PP(1)), NULL);
+	search_path = AkCurrentSearchPath();
 
 	if (FetchSavedQuery(name, &existing) == create)
 		ereport(ERROR,
@@ -146,17 +169,26 @@ WriteSavedQuery(FunctionCallInfo fcinfo, bool create)
 	args[1] = CStringGetTextDatum(query);
 	args[2] = rate ? IntervalPGetDatum(rate) : (Datum) 0;
 	nulls[2] = rate ? ' ' : 'n';
-	args[3] = CStringGetTextDatum(AkCurrentSearchPath());
+	args[3] = CStringGetTextDatum(search_path);
 	args[4] = ObjectIdGetDatum(GetUserId());
+	args[5] = rate ? JsonbPGetDatum(ComputeResult(GetUserId(), query, search_path)) : (Datum) 0;
+	nulls[5] = rate ? ' ' : 'n';
 	if (create)
-		AkCatalogExecute("INSERT INTO access_key.saved_queries (name, query, refresh_rate, search_path, owner)"
-					 " VALUES ($1, $2, $3, $4, $5)", 5, types, args, nulls);
-	else
-		/* A changed query or rate drops the stored result; the updater owns it now. */
-		AkCatalogExecute("UPDATE access_key.saved_queries"
-					 " SET query = $2, refresh_rate = $3, search_path = $4, owner = $5, result = NULL,"
-					 "     refreshed_at = NULL, updated_at = pg_catalog.now()"
-					 " WHERE name OPERATOR(pg_catalog.=) $1", 5, types, args, nulls);
+		AkCatalogExecute("INSERT INTO access_key.saved_queries"
+						 " (name, query, refresh_rate, search_path, owner, result, refreshed_at)"
+						 " VALUES ($1, $2, $3, $4, $5, $6,"
+						 "         CASE WHEN $6 IS NOT NULL THEN pg_catalog.now() END)",
+						 6, types, args, nulls);
+	/* The updater owns it now; a live query keeps no result. */
+	else if (AkCatalogExecute("UPDATE access_key.saved_queries"
+							  " SET query = $2, refresh_rate = $3, search_path = $4, owner = $5, result = $6,"
+							  "     refreshed_at = CASE WHEN $6 IS NOT NULL THEN pg_catalog.now() END,"
+							  "     updated_at = pg_catalog.now()"
+							  " WHERE name OPERATOR(pg_catalog.=) $1", 6, types, args, nulls) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("saved query \"%s\" does not exist", name),
+				 errdetail("It was deleted while it was being updated.")));
 }
 
 /* ak_create_saved_query(name, query, refresh_rate): stores a validated SELECT. */
@@ -233,6 +265,7 @@ ak_saved_query_result(PG_FUNCTION_ARGS)
 	{
 		if (!may_read_cache)
 			DenySavedQuery(name, "It is a cached query: the access key needs cached_queries permission for it.");
+		/* Only a database upgraded from 1.0 can hold a cached query never computed. */
 		if (!q.computed)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -288,18 +321,70 @@ RefreshIsDue(const SavedQuery *q, TimestampTz now)
 	return due <= now;
 }
 
-static void
-RefreshOne(const SavedQuery *q)
+typedef struct RefreshRequest
 {
-	List	   *rows = AkRunReadOnlyAs(q->owner, AkRowsAsJsonbSql(q->query), q->search_path,
-									   0, NULL, NULL, 1);
-	Oid			types[2] = {TEXTOID, JSONBOID};
-	Datum		args[2] = {CStringGetTextDatum(q->name), JsonbPGetDatum(AkJsonbArray(rows))};
+	const char *name;
+	TimestampTz now;
+	bool		refreshed;
+} RefreshRequest;
 
+/*
+ * Refreshes one cached query if it is still due: locks its row, re-reads it
+ * (the lock waits for a concurrent update or delete, and the re-read sees
+ * it), computes the result of the definition it read, and stores it under
+ * that same row version, which nobody can change while the lock is held.
+ */
+static void
+RefreshOne(void *arg)
+{
+	RefreshRequest *req = arg;
+	Oid			types[2] = {TEXTOID, JSONBOID};
+	Datum		args[2] = {CStringGetTextDatum(req->name), (Datum) 0};
+	TupleDesc	desc;
+	HeapTuple	row;
+	SavedQuery	q;
+
+	/* The stored result itself is not needed: only whether there is one. */
+	row = AkCatalogExecuteReturning("SELECT name, query, refresh_rate, search_path, owner, refreshed_at,"
+									"       CASE WHEN result IS NOT NULL THEN 'null'::pg_catalog.jsonb END AS result"
+									" FROM access_key.saved_queries WHERE name OPERATOR(pg_catalog.=) $1"
+									" FOR NO KEY UPDATE", 1, types, args, NULL, &desc);
+	req->refreshed = false;
+	if (row == NULL)
+		return;					/* deleted meanwhile */
+	ReadSavedQuery(row, desc, &q);
+	if (!RefreshIsDue(&q, req->now))
+		return;					/* refreshed, updated or made live meanwhile */
+	args[1] = JsonbPGetDatum(ComputeResult(q.owner, q.query, q.search_path));
 	AkCatalogExecute("UPDATE access_key.saved_queries"
-				 " SET result = $2, refreshed_at = pg_catalog.now()"
-				 " WHERE name OPERATOR(pg_catalog.=) $1",
-				 2, types, args, NULL);
+					 " SET result = $2, refreshed_at = pg_catalog.now()"
+					 " WHERE name OPERATOR(pg_catalog.=) $1",
+					 2, types, args, NULL);
+	req->refreshed = true;
+}
+
+int
+AkRefreshDueCachedQueries(TimestampTz now)
+{
+	TupleDesc	desc;
+	List	   *rows = AkCatalogScan("saved_queries", AK_CATALOG_STATEMENT_SNAPSHOT, &desc);
+	ListCell   *lc;
+	int			refreshed = 0;
+
+	foreach(lc, rows)
+	{
+		SavedQuery	q;
+		RefreshRequest req;
+
+		ReadSavedQuery(lfirst(lc), desc, &q);
+		if (!RefreshIsDue(&q, now))
+			continue;
+		req.name = q.name;
+		req.now = now;
+		if (AkTryOrWarn(RefreshOne, &req, psprintf("could not refresh cached query \"%s\"", q.name)))
+			refreshed += req.refreshed ? 1 : 0;
+	}
+	return refreshed;
 }
 
 /*
@@ -312,53 +397,6 @@ RefreshOne(const SavedQuery *q)
 Datum
 ak_refresh_cached_queries(PG_FUNCTION_ARGS)
 {
-	TupleDesc	desc;
-	List	   *rows;
-	ListCell   *lc;
-	volatile int refreshed = 0;
-	TimestampTz now = GetCurrentTransactionStartTimestamp();
-
 	AkRequireNoSessionKey("ak_refresh_cached_queries");
-	rows = AkCatalogScan("saved_queries", AK_CATALOG_STATEMENT_SNAPSHOT, &desc);
-	foreach(lc, rows)
-	{
-		SavedQuery	q;
-		MemoryContext caller = CurrentMemoryContext;
-		ResourceOwner owner = CurrentResourceOwner;
-
-		ReadSavedQuery(lfirst(lc), desc, &q);
-		if (!RefreshIsDue(&q, now))
-			continue;
-
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(caller);
-		PG_TRY();
-		{
-			RefreshOne(&q);
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(caller);
-			CurrentResourceOwner = owner;
-			refreshed++;
-		}
-		PG_CATCH();
-		{
-			ErrorData  *edata;
-
-			MemoryContextSwitchTo(caller);
-			edata = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(caller);
-			CurrentResourceOwner = owner;
-			if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-				ReThrowError(edata);
-			ereport(WARNING,
-					(errcode(edata->sqlerrcode),
-					 errmsg("could not refresh cached query \"%s\": %s", q.name, edata->message),
-					 edata->detail ? errdetail("%s", edata->detail) : 0));
-			FreeErrorData(edata);
-		}
-		PG_END_TRY();
-	}
-	PG_RETURN_INT32(refreshed);
+	PG_RETURN_INT32(AkRefreshDueCachedQueries(GetCurrentTransactionStartTimestamp()));
 }

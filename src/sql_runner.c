@@ -30,9 +30,14 @@ AkRowsAsJsonbSql(const char *sql)
 	return psprintf("SELECT pg_catalog.to_jsonb(q) FROM (\n%s\n) AS q", sql);
 }
 
-List *
-AkRunReadOnly(const char *sql, const char *search_path, int nargs, Oid *argtypes, Datum *args,
-			  bool saved_queries_context, int ncolumns)
+/*
+ * Runs sql read-only as the current user.  With latest_data, in READ
+ * COMMITTED, it reads with a new snapshot (data committed until now, such as
+ * by a refresh whose lock we waited for); else with the calling statement's.
+ */
+static List *
+RunStoredSql(const char *sql, const char *search_path, int nargs, Oid *argtypes, Datum *args,
+			 bool saved_queries_context, int ncolumns, bool latest_data)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	int			nestlevel = NewGUCNestLevel();
@@ -50,7 +55,8 @@ AkRunReadOnly(const char *sql, const char *search_path, int nargs, Oid *argtypes
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	rc = SPI_execute_with_args(sql, nargs, argtypes, args, NULL, true, 0);
+	/* transaction_read_only, not SPI's read_only flag, is what forbids writes. */
+	rc = SPI_execute_with_args(sql, nargs, argtypes, args, NULL, !latest_data, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "stored query did not run as a SELECT (SPI result %d)", rc);
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -76,6 +82,13 @@ AkRunReadOnly(const char *sql, const char *search_path, int nargs, Oid *argtypes
 }
 
 List *
+AkRunReadOnly(const char *sql, const char *search_path, int nargs, Oid *argtypes, Datum *args,
+			  bool saved_queries_context, int ncolumns)
+{
+	return RunStoredSql(sql, search_path, nargs, argtypes, args, saved_queries_context, ncolumns, false);
+}
+
+List *
 AkRunReadOnlyAs(Oid role, const char *sql, const char *search_path,
 				int nargs, Oid *argtypes, Datum *args, int ncolumns)
 {
@@ -92,7 +105,7 @@ AkRunReadOnlyAs(Oid role, const char *sql, const char *search_path,
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(role, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
-	rows = AkRunReadOnly(sql, search_path, nargs, argtypes, args, false, ncolumns);
+	rows = RunStoredSql(sql, search_path, nargs, argtypes, args, false, ncolumns, true);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 	return rows;
 }

@@ -24,6 +24,9 @@ extern List *AkRunReadOnly(const char *sql, const char *search_path,
  * AkRunReadOnly as another role (the stored query's owner), as a
  * materialized view refresh runs as the view's owner: cached results and
  * datasets are computed with their creator's rights, never the refresher's.
+ * It reads the data committed when it runs (in READ COMMITTED, a new
+ * snapshot), so a refresh that waited for another one's lock computes from
+ * what that one committed, not from older data.
  */
 extern List *AkRunReadOnlyAs(Oid role, const char *sql, const char *search_path,
 							 int nargs, Oid *argtypes, Datum *args, int ncolumns);

@@ -55,6 +55,17 @@ const char *const ak_filter_op_names[AK_OP_COUNT] = {
 };
 StaticAssertDecl(lengthof(ak_filter_op_names) == AK_OP_COUNT, "ak_filter_op_names matches AkFilterOp");
 
+const char *const ak_property_type_names[AK_PTYPE_COUNT] = {
+	[AK_PTYPE_STRING] = "String",
+	[AK_PTYPE_NUMBER] = "Number",
+	[AK_PTYPE_BOOLEAN] = "Boolean",
+	[AK_PTYPE_DATETIME] = "Datetime",
+	[AK_PTYPE_NULL] = "Null",
+	[AK_PTYPE_LIST] = "List",
+	[AK_PTYPE_GEO] = "Geo",
+};
+StaticAssertDecl(lengthof(ak_property_type_names) == AK_PTYPE_COUNT, "ak_property_type_names matches AkPropertyType");
+
 const char *const ak_context_names[AK_CONTEXT_COUNT] = {
 	[AK_CONTEXT_QUERIES] = "queries",
 	[AK_CONTEXT_SAVED_QUERIES] = "saved_queries",

@@ -63,6 +63,22 @@ typedef enum AkFilterOp
 	AK_OP_COUNT
 } AkFilterOp;
 
+/*
+ * The types a filter's optional property_type (or, from older Keen
+ * Explorers, coercion_type) reads property_value as.
+ */
+typedef enum AkPropertyType
+{
+	AK_PTYPE_STRING,
+	AK_PTYPE_NUMBER,
+	AK_PTYPE_BOOLEAN,
+	AK_PTYPE_DATETIME,
+	AK_PTYPE_NULL,
+	AK_PTYPE_LIST,
+	AK_PTYPE_GEO,
+	AK_PTYPE_COUNT
+} AkPropertyType;
+
 /* Where filters come from: ad-hoc queries, or a saved query being run. */
 typedef enum AkContext
 {
@@ -76,6 +92,7 @@ extern const char *const ak_section_names[AK_SECTION_COUNT];
 extern const char *const ak_dataset_operation_names[AK_DATASET_OPERATION_COUNT];
 extern const char *const ak_filter_op_names[AK_OP_COUNT];
 extern const char *const ak_context_names[AK_CONTEXT_COUNT];
+extern const char *const ak_property_type_names[AK_PTYPE_COUNT];
 
 /* Index of name[0..len) in names[0..count), or -1. */
 extern int	AkLookupName(const char *const *names, int count, const char *name, int len);
