@@ -1,5 +1,6 @@
 /*
- * store.c — direct, index-ordered reads of the extension's tables.
+ * catalog.c — the extension's own tables: index-ordered reads like catalogs, and
+ * writes as the extension's owner.
  */
 #include "postgres.h"
 
