@@ -161,6 +161,14 @@ REVOKE ALL ON FUNCTION access_key.ak_check_setup(regrole) FROM PUBLIC;
 -- last use and the audit log.
 ------------------------------------------------------------------------------
 
+-- Recording last_used_at must not empty every backend's key cache: the
+-- trigger fires only for the columns the cache reads.
+DROP TRIGGER keys_changed ON access_key.keys;
+CREATE TRIGGER keys_changed
+    AFTER INSERT OR UPDATE OF id, definition, expires_at, parent_id OR DELETE OR TRUNCATE ON access_key.keys
+    FOR EACH STATEMENT EXECUTE FUNCTION access_key.ak_key_store_changed();
+ALTER TABLE access_key.keys ENABLE ALWAYS TRIGGER keys_changed;
+
 -- A key has one current token; rotated-out ones carry valid_until.
 CREATE UNIQUE INDEX key_tokens_one_current ON access_key.key_tokens (key_id)
     WHERE valid_until IS NULL;

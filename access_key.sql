@@ -131,11 +131,13 @@ SELECT pg_catalog.pg_extension_config_dump('access_key.keys', '');
 SELECT pg_catalog.pg_extension_config_dump('access_key.key_tokens', '');
 
 -- Every committed change reaches each backend's key cache at its next transaction.
+-- UPDATE OF lists every column the key cache reads: recording last_used_at
+-- (or updated_at alone) must not empty every backend's cache.
 CREATE FUNCTION access_key.ak_key_store_changed() RETURNS trigger
     AS 'MODULE_PATHNAME' LANGUAGE C;
 REVOKE ALL ON FUNCTION access_key.ak_key_store_changed() FROM PUBLIC;
 CREATE TRIGGER keys_changed
-    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON access_key.keys
+    AFTER INSERT OR UPDATE OF id, definition, expires_at, parent_id OR DELETE OR TRUNCATE ON access_key.keys
     FOR EACH STATEMENT EXECUTE FUNCTION access_key.ak_key_store_changed();
 CREATE TRIGGER key_tokens_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON access_key.key_tokens

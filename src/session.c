@@ -14,6 +14,7 @@
 
 #include "compat.h"
 #include "key_cache.h"
+#include "last_used.h"
 #include "session.h"
 
 #include "access/xact.h"
@@ -191,6 +192,12 @@ AkSessionKey(void)
 	if (current->key.token_valid_until <= now)
 		ReportInvalidKey(psprintf("The key was rotated: this token stopped working at %s.",
 								  timestamptz_to_str(current->key.token_valid_until)));
+	/* Once per transaction per key: the hot path compares two timestamps. */
+	if (current->use_noted_at != now)
+	{
+		current->use_noted_at = now;
+		AkLastUsedNote(&current->key.id, now);
+	}
 	return &current->key;
 }
 
