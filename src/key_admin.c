@@ -90,8 +90,9 @@ AkCheckExpiryInFuture(TimestampTz expires_at)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("expiry time must be in the future"),
+				 /* timestamptz_to_str returns a static buffer: copy the first. */
 				 errdetail("expires_at is %s; the current time is %s.",
-						   timestamptz_to_str(expires_at),
+						   pstrdup(timestamptz_to_str(expires_at)),
 						   timestamptz_to_str(GetCurrentTransactionStartTimestamp())),
 				 errhint("To end a key now, revoke it with access_key.ak_revoke_key().")));
 }

@@ -21,6 +21,7 @@
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
@@ -66,6 +67,20 @@ ForgetToken(TokenArg *token)
 		sodium_memzero(token->copy, VARSIZE_ANY(token->copy));
 	token->chars = NULL;
 	token->len = 0;
+}
+
+/* An interval as ISO 8601 text ("PT1H"), whatever the session's IntervalStyle. */
+static char *
+IntervalIso8601(Interval *interval)
+{
+	int			nestlevel = NewGUCNestLevel();
+	char	   *text;
+
+	(void) set_config_option("IntervalStyle", "iso_8601", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	text = DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(interval)));
+	AtEOXact_GUC(true, nestlevel);
+	return text;
 }
 
 /* 22023 for a malformed token (the detail says why, never what). */
@@ -151,8 +166,7 @@ ak_rotate_key(PG_FUNCTION_ARGS)
 					 1, types, args, NULL);
 
 	AkAuditChangesInit(&changes);
-	AkAuditChangesAddText(&changes, "grace",
-						  DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(grace))));
+	AkAuditChangesAddText(&changes, "grace", IntervalIso8601(grace));
 	AkAuditChangesAddTimestamp(&changes, "old_tokens_valid_until", old_tokens_until, false);
 	AkAuditChangesAddInteger(&changes, "tokens_rotated_out", (int64) rotated_out);
 	AkAuditChangesAddInteger(&changes, "tokens_pruned", (int64) pruned);
