@@ -16,6 +16,8 @@ GRANT SELECT ON key_audit TO regress_ak_auditor;
 CREATE TEMP TABLE seen_tokens (token text);
 GRANT INSERT ON seen_tokens TO regress_ak_admin;
 
+-- Other tests leave rows behind: this one looks at its own.
+SELECT coalesce(max(id), 0) AS start FROM key_audit \gset
 SET ROLE regress_ak_admin;
 SELECT id AS ada, key AS ada_token FROM ak_create_key('{"name": "Ada", "permitted": ["queries"]}',
                                                       '2999-01-01 00:00:00+00') \gset
@@ -37,7 +39,9 @@ SELECT ak_delete_key(:'keen');
 BEGIN;
 SELECT ak_revoke_key(:'ada');
 ROLLBACK;
+\set VERBOSITY terse
 SELECT ak_update_key(:'ada', '{"name": "Ada", "permitted": ["nope"]}');
+\set VERBOSITY default
 RESET ROLE;
 
 -- One row per change, in order, by the role that made it (current_user and
@@ -46,7 +50,7 @@ SELECT operation, role, session_role = session_user AS session_role_ok,
        CASE key_id WHEN :'ada' THEN 'ada' WHEN :'keen' THEN 'keen' WHEN :'keen_export' THEN 'keen export' END AS key,
        parent_id, at <= now() AS at_ok,
        regexp_replace(changes::text, '"\d{4}-\d\d-\d\dT[^"]*"', '"<time>"', 'g') AS changes
-FROM key_audit ORDER BY id;
+FROM key_audit WHERE id > :start ORDER BY id;
 
 -- Never a token, a piece of one, or a stored hash.
 SELECT count(*) AS rows_with_a_token
@@ -90,7 +94,7 @@ TRUNCATE key_audit_log;
 \echo SQLSTATE :SQLSTATE
 UPDATE key_audit SET changes = '{}';
 \echo SQLSTATE :SQLSTATE
-SELECT count(*) AS rows_kept FROM key_audit;
+SELECT count(*) AS rows_kept FROM key_audit WHERE id > :start;
 
 -- The trigger function refuses to work for another table, or as a row trigger.
 CREATE TEMP TABLE not_the_log (x int);
@@ -115,9 +119,12 @@ SELECT ak_prune_audit(NULL);
 \echo SQLSTATE :SQLSTATE
 SELECT ak_revoke_key(:'ada');
 -- Rows of this transaction and earlier ones: pruning "older than now()" keeps this one's.
+RESET ROLE;
+SELECT count(*) AS older_rows FROM key_audit_log \gset
+SET ROLE regress_ak_admin;
 BEGIN;
 SELECT ak_unrevoke_key(:'ada');
-SELECT ak_prune_audit(now()) AS pruned;
+SELECT ak_prune_audit(now()) = :older_rows AS pruned_every_older_row;
 COMMIT;
 RESET ROLE;
 SELECT operation FROM key_audit ORDER BY id;
