@@ -308,11 +308,11 @@ LastUsedXactCallback(XactEvent event, void *arg)
 	HandOverQuietly(false);
 }
 
-/* At backend exit: hand over what is left. */
+/* At backend exit: hand over what is left, and release a batch no worker will take. */
 static void
 LastUsedAtExit(int code, Datum arg)
 {
-	if (hash_get_num_entries(pending) > 0 || launch_failed)
+	if (hash_get_num_entries(pending) > 0 || segment != NULL)
 		HandOverQuietly(true);
 }
 
