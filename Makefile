@@ -17,13 +17,16 @@ OBJS         = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 DATA_built   = $(EXTENSION)--$(EXTVERSION).sql
 DATA         = $(filter-out $(DATA_built),$(wildcard $(EXTENSION)--*.sql))
 SHLIB_LINK   = -lsodium
+# PGXS tracks no header dependencies: record them, so changing a header rebuilds
+# every object that includes it.
+PG_CPPFLAGS  = -MMD -MP
 
 TESTS        = $(sort $(wildcard sql/*.sql))
 REGRESS      = $(patsubst sql/%.sql,%,$(TESTS))
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 ISOLATION    = $(patsubst specs/%.spec,%,$(sort $(wildcard specs/*.spec)))
 ISOLATION_OPTS = --load-extension=$(EXTENSION)
-EXTRA_CLEAN  = output_iso results regression.diffs regression.out tmp_check
+EXTRA_CLEAN  = output_iso results regression.diffs regression.out tmp_check src/*.d
 
 # What `make test` builds with (as pgvector's CI does).
 TEST_CFLAGS  = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare -DUSE_ASSERT_CHECKING
@@ -38,6 +41,8 @@ else
 all:
 	@echo "postgresql-server-dev-$(PG_MAJOR) is missing: run 'make deps' (or 'make test')" >&2; exit 1
 endif
+
+-include $(OBJS:.o=.d)
 
 $(EXTENSION)--$(EXTVERSION).sql: $(EXTENSION).sql
 	cp $< $@

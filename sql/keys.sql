@@ -153,6 +153,21 @@ $$;
 SELECT pg_temp.columns_containing(:'ada_token') AS cells_with_token,
        pg_temp.columns_containing(substr(:'ada_token', 4, 20)) AS cells_with_token_part;
 
+-- Known answers: the stored hash is BLAKE2b-256 of the token's bytes, and the
+-- checksum is zlib's CRC-32 in base62, both computed independently (Python:
+-- hashlib.blake2b(token.encode(), digest_size=32), zlib.crc32).  A 64-hex
+-- Keen key and a native token with its checksum:
+SELECT access_key.ak_import_key('8F4A7C2E91B3D6054E2A9C7F1B8D3E6A0C5F9B2D7E4A1C8F6B3D0E9A2C7F5B14',
+                                '{"name": "known answer, Keen"}') AS keen_known_id \gset
+SELECT access_key.ak_import_key('ak_Keen2Access0Key1Known2Answer3Test4Vector5671HHAGA',
+                                '{"name": "known answer, native"}') AS native_known_id \gset
+SELECT k.name, encode(t.token_hash, 'hex') AS token_hash
+FROM access_key.key_tokens AS t JOIN access_key.ak_list_keys() AS k ON k.id = t.key_id
+WHERE t.key_id IN (:'keen_known_id', :'native_known_id') ORDER BY k.name;
+-- One character off the native token breaks its checksum.
+SELECT access_key.ak_import_key('ak_Keen2Access0Key1Known2Answer3Test4Vector5671HHAGB', '{"name": "typo"}');
+\echo SQLSTATE :SQLSTATE
+
 -- Deleting removes the key and its tokens.
 SET ROLE regress_ak_admin;
 SELECT ak_delete_key(:'ada_id');

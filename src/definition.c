@@ -416,17 +416,22 @@ access_key_send(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
-/* access_key_to_jsonb(access_key): the definition with defaults filled in. */
-Datum
-access_key_to_jsonb(PG_FUNCTION_ARGS)
+Jsonb *
+AkDefinitionToJsonb(AccessKey ak)
 {
-	AccessKey	ak = PG_GETARG_ACCESS_KEY(0);
 	Size		csize = VARSIZE(ak) - AK_HEADER_SIZE;
 	Jsonb	   *jb = palloc(VARHDRSZ + csize);
 
 	SET_VARSIZE(jb, VARHDRSZ + csize);
 	memcpy(&jb->root, AkContainer(ak), csize);
-	PG_RETURN_JSONB_P(jb);
+	return jb;
+}
+
+/* access_key_to_jsonb(access_key): the definition with defaults filled in. */
+Datum
+access_key_to_jsonb(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_JSONB_P(AkDefinitionToJsonb(PG_GETARG_ACCESS_KEY(0)));
 }
 
 /* access_key_from_jsonb(jsonb): the validated cast into the type. */
@@ -436,11 +441,15 @@ access_key_from_jsonb(PG_FUNCTION_ARGS)
 	PG_RETURN_ACCESS_KEY(AkDefinitionFromJsonb(PG_GETARG_JSONB_P(0)));
 }
 
-/* Canonical forms are unique, so equal definitions have equal bytes. */
+/*
+ * Canonical forms are unique, so equal definitions have equal containers
+ * (and versions); flags say how a value was written and are ignored.
+ */
 static bool
 AccessKeyEquals(AccessKey a, AccessKey b)
 {
-	return VARSIZE(a) == VARSIZE(b) && memcmp(a, b, VARSIZE(a)) == 0;
+	return VARSIZE(a) == VARSIZE(b) && a->version == b->version &&
+		memcmp(a->container, b->container, VARSIZE(a) - AK_HEADER_SIZE) == 0;
 }
 
 /* access_key_eq(access_key, access_key) */
@@ -457,12 +466,18 @@ access_key_ne(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(!AccessKeyEquals(PG_GETARG_ACCESS_KEY(0), PG_GETARG_ACCESS_KEY(1)));
 }
 
-/* access_key_hash(access_key): consistent with = (equal values, equal bytes). */
+/*
+ * access_key_hash(access_key): consistent with =.  It hashes the value's bytes
+ * with its flags cleared, which for every value 1.0 wrote (no flags) is the
+ * hash 1.0 computed: hash indexes built then stay valid.
+ */
 Datum
 access_key_hash(PG_FUNCTION_ARGS)
 {
 	AccessKey	ak = PG_GETARG_ACCESS_KEY(0);
 
+	if (ak->flags != 0)
+		ak = AkDefinitionWithoutFlags(ak);
 	return hash_any((const unsigned char *) ak, VARSIZE(ak));
 }
 
@@ -492,6 +507,22 @@ AkIsActive(AccessKey ak)
 	JsonbValue *v = AkDefinitionMember(ak, "is_active");
 
 	return v != NULL && v->type == jbvBool && v->val.boolean;
+}
+
+bool
+AkIsActiveGiven(AccessKey ak)
+{
+	return (ak->flags & AK_FLAG_IS_ACTIVE_GIVEN) != 0;
+}
+
+AccessKey
+AkDefinitionWithoutFlags(AccessKey ak)
+{
+	AccessKey	copy = palloc(VARSIZE(ak));
+
+	memcpy(copy, ak, VARSIZE(ak));
+	copy->flags = 0;
+	return copy;
 }
 
 bool

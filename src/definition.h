@@ -24,9 +24,22 @@ typedef struct AccessKeyData
 {
 	int32		vl_len_;		/* varlena header (do not touch directly) */
 	uint8		version;		/* AK_FORMAT_VERSION */
-	uint8		reserved[3];	/* zero; room for flags */
+	uint8		flags;			/* how the value was written: AK_FLAG_* */
+	uint8		reserved[2];	/* zero */
 	char		container[FLEXIBLE_ARRAY_MEMBER];	/* a JsonbContainer */
 } AccessKeyData;
+
+/*
+ * Flags record how a value was written, not what it means: equality,
+ * hashing, output and binary send ignore them, and the key store keeps
+ * definitions with no flags set (as 1.0 wrote every value).
+ *
+ * AK_FLAG_IS_ACTIVE_GIVEN: the JSON the value was made from had a member
+ * "is_active" (the canonical form always has one, so only this flag tells
+ * "true by default" from "true as written": updating a revoked key
+ * re-activates it only in the second case).
+ */
+#define AK_FLAG_IS_ACTIVE_GIVEN 0x01
 
 typedef AccessKeyData *AccessKey;
 
@@ -47,8 +60,17 @@ extern JsonbValue *AkSectionMember(AccessKey ak, AkSection section, const char *
 
 extern bool AkIsActive(AccessKey ak);
 
+/* Whether the JSON the value was made from said "is_active" (true or false). */
+extern bool AkIsActiveGiven(AccessKey ak);
+
+/* A copy without flags: the form the key store keeps. */
+extern AccessKey AkDefinitionWithoutFlags(AccessKey ak);
+
 /* Whether "permitted" lists the action (activity is not checked). */
 extern bool AkPermitsAction(AccessKey ak, AkAction action);
+
+/* The definition as jsonb (what the cast to jsonb returns). */
+extern Jsonb *AkDefinitionToJsonb(AccessKey ak);
 
 /* The canonical JSON text. */
 extern char *AkDefinitionToCString(AccessKey ak);

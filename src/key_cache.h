@@ -42,6 +42,7 @@ typedef struct AkCachedKey
 	bool		active;			/* the definition's is_active */
 	AkContextView views[AK_CONTEXT_COUNT];
 	bool		view_ready[AK_CONTEXT_COUNT];
+	TimestampTz use_noted_at;	/* start of the last transaction noted as a use (last_used.h) */
 	MemoryContext context;		/* holds everything of this entry */
 	dlist_node	lru;			/* most recently used first */
 } AkCachedKey;

@@ -1,5 +1,5 @@
 /*
- * key_store.c — token lookup in the key tables, and the trigger that tells
+ * key_lookup.c — token lookup in the key tables, and the trigger that tells
  * every backend when those tables change.
  */
 #include "postgres.h"

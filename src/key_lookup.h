@@ -1,9 +1,10 @@
 /*
- * key_store.h — reading the extension's key tables from C.
+ * key_lookup.h — finding the key of a token in the extension's key tables.
  *
  * Keyed sessions run as unprivileged roles that cannot read the key tables;
  * the lookup therefore reads them directly (by index, like a catalog), which
- * involves no privilege check and no row-level security.
+ * involves no privilege check and no row-level security.  Native and
+ * imported tokens (token.h) are found the same way, by their hash.
  */
 #ifndef ACCESS_KEY_KEY_LOOKUP_H
 #define ACCESS_KEY_KEY_LOOKUP_H

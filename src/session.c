@@ -14,6 +14,7 @@
 
 #include "compat.h"
 #include "key_cache.h"
+#include "last_used.h"
 #include "session.h"
 
 #include "access/xact.h"
@@ -55,7 +56,7 @@ static uint64 key_setting_generation = 1;
  * with current_format set when the token is malformed.
  */
 static AkCachedKey *current = NULL;
-static AkTokenFormat current_format = AK_TOKEN_OK;
+static AkTokenFormat current_format = AK_TOKEN_NATIVE;
 static uint64 current_generation = 0;
 static uint64 current_epoch = 0;
 
@@ -148,7 +149,7 @@ ResolveSessionKey(void)
 
 	current = NULL;
 	current_format = AkCheckTokenFormat(key_setting, len);
-	if (current_format == AK_TOKEN_OK)
+	if (AkTokenFormatIsValid(current_format))
 	{
 		AkHashToken(key_setting, len, hash);
 		current = AkKeyCacheLookup(hash);
@@ -189,8 +190,14 @@ AkSessionKey(void)
 	if (current->key.expires_at <= now)
 		ReportInvalidKey(psprintf("The key expired at %s.", timestamptz_to_str(current->key.expires_at)));
 	if (current->key.token_valid_until <= now)
-		ReportInvalidKey(psprintf("The token was replaced by a rotated one and stopped working at %s.",
+		ReportInvalidKey(psprintf("The key was rotated: this token stopped working at %s.",
 								  timestamptz_to_str(current->key.token_valid_until)));
+	/* Once per transaction per key: the hot path compares two timestamps. */
+	if (current->use_noted_at != now)
+	{
+		current->use_noted_at = now;
+		AkLastUsedNote(&current->key.id, now);
+	}
 	return &current->key;
 }
 

@@ -559,6 +559,8 @@ AkDefinitionFromJsonb(Jsonb *jb)
 	ak = palloc0(AK_HEADER_SIZE + csize);
 	SET_VARSIZE(ak, AK_HEADER_SIZE + csize);
 	ak->version = AK_FORMAT_VERSION;
+	if (AkGetMember(root, "is_active") != NULL)
+		ak->flags |= AK_FLAG_IS_ACTIVE_GIVEN;
 	memcpy(ak->container, &canonical->root, csize);
 
 	/*

@@ -72,6 +72,21 @@ const char *const ak_context_names[AK_CONTEXT_COUNT] = {
 };
 StaticAssertDecl(lengthof(ak_context_names) == AK_CONTEXT_COUNT, "ak_context_names matches AkContext");
 
+const char *const ak_audit_operation_names[AK_AUDIT_OPERATION_COUNT] = {
+	[AK_AUDIT_CREATE] = "create",
+	[AK_AUDIT_UPDATE] = "update",
+	[AK_AUDIT_PATCH] = "patch",
+	[AK_AUDIT_REVOKE] = "revoke",
+	[AK_AUDIT_UNREVOKE] = "unrevoke",
+	[AK_AUDIT_DELETE] = "delete",
+	[AK_AUDIT_ROTATE] = "rotate",
+	[AK_AUDIT_DERIVE] = "derive",
+	[AK_AUDIT_IMPORT] = "import",
+	[AK_AUDIT_SET_EXPIRY] = "set_expiry",
+};
+StaticAssertDecl(lengthof(ak_audit_operation_names) == AK_AUDIT_OPERATION_COUNT,
+				 "ak_audit_operation_names matches AkAuditOperation");
+
 int
 AkLookupName(const char *const *names, int count, const char *name, int len)
 {

@@ -87,12 +87,29 @@ typedef enum AkContext
 	AK_CONTEXT_COUNT
 } AkContext;
 
+/* Key lifecycle changes recorded in the audit log (access_key.key_audit). */
+typedef enum AkAuditOperation
+{
+	AK_AUDIT_CREATE,
+	AK_AUDIT_UPDATE,
+	AK_AUDIT_PATCH,
+	AK_AUDIT_REVOKE,
+	AK_AUDIT_UNREVOKE,
+	AK_AUDIT_DELETE,
+	AK_AUDIT_ROTATE,
+	AK_AUDIT_DERIVE,
+	AK_AUDIT_IMPORT,
+	AK_AUDIT_SET_EXPIRY,
+	AK_AUDIT_OPERATION_COUNT
+} AkAuditOperation;
+
 extern const char *const ak_action_names[AK_ACTION_COUNT];
 extern const char *const ak_section_names[AK_SECTION_COUNT];
 extern const char *const ak_dataset_operation_names[AK_DATASET_OPERATION_COUNT];
 extern const char *const ak_filter_op_names[AK_OP_COUNT];
 extern const char *const ak_context_names[AK_CONTEXT_COUNT];
 extern const char *const ak_property_type_names[AK_PTYPE_COUNT];
+extern const char *const ak_audit_operation_names[AK_AUDIT_OPERATION_COUNT];
 
 /* Index of name[0..len) in names[0..count), or -1. */
 extern int	AkLookupName(const char *const *names, int count, const char *name, int len);

@@ -38,6 +38,19 @@ my $child_id = $node->safe_psql('source_db', qq{
 $node->safe_psql('source_db', "SELECT pg_sleep(0.01); SELECT access_key.ak_update_key('$active_id', \$def\$$seed_definition\$def\$)");
 $node->safe_psql('source_db', "SELECT access_key.ak_revoke_key('$revoked_id')");
 
+# A key imported from Keen (docs/keen-mapping.md), rotated-out tokens, and an
+# expiry change: more rows for the key tables and the audit log.
+my $keen_token = '4D9A2F7C1E6B3058D4A9F2C7E1B6A3054F8D2A9C7E4B1F6D3A8C5E2B9F7A4D1C60';
+my $keen_id = $node->safe_psql('source_db', qq{
+    SELECT access_key.ak_import_keen_key('{"key": "$keen_token", "name": "From Keen",
+        "permitted": ["queries"], "project_id": "p1", "created_date": "2019-01-01"}')});
+$node->safe_psql('source_db', "SELECT access_key.ak_rotate_key('$active_id', '10 years') IS NOT NULL");
+$node->safe_psql('source_db', "SELECT access_key.ak_set_key_expiry('$revoked_id', '2999-06-01 00:00:00+00')");
+my $audit_sql = q(SELECT id, at, role, session_role, key_id, parent_id, operation, changes
+    FROM access_key.key_audit ORDER BY id);
+my $source_audit = $node->safe_psql('source_db', $audit_sql);
+like($source_audit, qr/\|import\|.*\|rotate\|.*\|set_expiry\|/s, 'the source audit log has the import, rotation and expiry change');
+
 # Everything an admin can see of the keys, and the raw rows of the key tables.
 my $listing_sql = q(
     SELECT id, name, is_active, permitted, created_at, updated_at, expires_at, last_used_at, parent_id
@@ -55,7 +68,7 @@ my $source_keys = $node->safe_psql('source_db', $keys_table_sql);
 my $source_tokens = $node->safe_psql('source_db', $tokens_table_sql);
 
 my @listing_rows = split /\n/, $source_listing;
-is(scalar @listing_rows, 3, 'the source database lists three keys');
+is(scalar @listing_rows, 4, 'the source database lists four keys');
 my ($child_row) = grep { /^\Q$child_id\E\|/ } @listing_rows;
 like($child_row, qr/^\Q$child_id\E\|Ada child\|t\|\{queries\}\|.*\|\Q$active_id\E$/,
 	'the child key is listed with its parent');
@@ -67,7 +80,7 @@ like($active_row,
 	qr/^\Q$active_id\E\|Ada Corp dashboard\|t\|\{writes,queries,saved_queries,cached_queries,datasets,schema\}\|/,
 	'the active key is listed as active in the source database');
 my @token_rows = split /\n/, $source_tokens;
-is(scalar @token_rows, 2, 'the source database stores two token hashes');
+is(scalar @token_rows, 4, 'the source database stores four token hashes (one rotated out)');
 
 # Dump in custom format (uncompressed, so its bytes can be searched too) and
 # in plain format.
@@ -133,6 +146,12 @@ is($node->safe_psql('restored_db', $keys_table_sql), $source_keys,
 is($node->safe_psql('restored_db', $tokens_table_sql), $source_tokens,
 	'the rows of access_key.key_tokens are restored unchanged');
 
+# The audit log comes back unchanged, and its numbering goes on after it.
+is($node->safe_psql('restored_db', $audit_sql), $source_audit, 'the audit log is restored unchanged');
+my $restored_last_audit = $node->safe_psql('restored_db', 'SELECT max(id) FROM access_key.key_audit');
+like($plain, qr/COPY access_key\.key_audit_log /, 'the plain dump has the rows of the audit log');
+unlike($plain, qr/\Q$keen_token\E/, 'the plain dump does not contain the imported token');
+
 # Runs SQL in the restored database; returns (exit code, stdout, stderr), with
 # SQLSTATEs in the error messages.
 sub psql_restored
@@ -177,6 +196,15 @@ is($stdout, "$revoked_id\n$revoked_id\nt", 'and resolves to its key id');
 ($ret, $stdout, $stderr) = present($active_token);
 like($stderr, qr/ERROR:\s+28000: .*\n.*DETAIL:\s+The key has been revoked\./,
 	'after ak_revoke_key the first token gets 28000 "revoked" in the restored database');
+
+# The imported Keen key works in the restored database, and changes made
+# there are audited after the restored rows.
+($ret, $stdout, $stderr) = present($keen_token);
+is($stdout, "$keen_id\n$keen_id\nt", 'the imported Keen token is accepted in the restored database')
+  or diag($stderr);
+is($node->safe_psql('restored_db', qq{
+    SELECT string_agg(operation, ', ' ORDER BY id) FROM access_key.key_audit WHERE id > $restored_last_audit}),
+	'unrevoke, revoke', 'the changes after the restore are audited, numbered after the restored rows');
 
 # New keys can be created in the restored database (the extension's defaults,
 # functions and triggers are intact) and the source is unaffected.

@@ -168,6 +168,43 @@ like($err, qr/ERROR:\s+28000: access key is not valid\nDETAIL:\s+No key matches 
 
 $session->quit;
 
+# last_used_at is not recorded on a hot standby, and presenting a key there
+# never fails because of it (docs/reference.md#last-use).  A key used only on
+# the standby, in committed and rolled-back transactions:
+my ($standby_only_id, $standby_only_token) = create_key(q({"name": "Standby only", "permitted": ["queries"]}));
+$primary->wait_for_catchup($standby);
+my $standby_log_offset = -s $standby->logfile;
+($ret, $stdout, $stderr) = standby_app_psql(
+	"BEGIN; SELECT access_key.ak_use_key('$standby_only_token') IS NOT NULL; COMMIT;
+	 BEGIN; SELECT access_key.ak_use_key('$standby_only_token') IS NOT NULL; ROLLBACK;
+	 SELECT access_key.ak_use_key('$standby_only_token', false) IS NOT NULL;
+	 SELECT access_key.ak_permits('queries');");
+is($ret, 0, 'presenting a key on the standby raises nothing about last use') or diag($stderr);
+is($stdout, "t\nt\nt\nt", 'and every statement answers');
+unlike($stderr, qr/WARNING|ERROR/, 'not even a warning');
+sleep 1;
+is($standby->safe_psql('postgres', "SELECT last_used_at IS NULL FROM access_key.keys WHERE id = '$standby_only_id'"),
+	't', 'last_used_at is not recorded for a key used on the standby');
+unlike(slurp_file($standby->logfile, $standby_log_offset), qr/ERROR|FATAL|WARNING|key use|last_used recorder/,
+	'the standby logs nothing about recording last use');
+is($primary->safe_psql('postgres', "SELECT last_used_at IS NULL FROM access_key.keys WHERE id = '$standby_only_id'"),
+	't', 'nor does anything reach the primary');
+
+# Nothing was queued either: once promoted, the standby still has no
+# last use for that key, and records new uses as a primary does.
+$standby->promote;
+$standby->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()')
+  or die 'the standby did not finish promotion';
+sleep 1;
+is($standby->safe_psql('postgres', "SELECT last_used_at IS NULL FROM access_key.keys WHERE id = '$standby_only_id'"),
+	't', 'no use noted during recovery is written after promotion');
+($ret, $stdout, $stderr) = standby_app_psql(
+	"BEGIN; SELECT access_key.ak_use_key('$standby_only_token') IS NOT NULL; COMMIT;");
+is($ret, 0, 'the promoted server accepts the key') or diag($stderr);
+ok($standby->poll_query_until('postgres',
+		"SELECT last_used_at IS NOT NULL FROM access_key.keys WHERE id = '$standby_only_id'"),
+	'and records its use');
+
 # Nothing above crashed either server.
 is($standby->safe_psql('postgres', 'SELECT 1'), '1', 'the standby is alive');
 is($primary->safe_psql('postgres', 'SELECT 1'), '1', 'the primary is alive');
