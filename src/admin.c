@@ -58,3 +58,22 @@ AkIsAdmin(const char *admin_function_signature)
 	ok = OidIsValid(proc) && AkProcAclCheck(proc, GetUserId(), ACL_EXECUTE) == ACLCHECK_OK;
 	return ok;
 }
+
+void
+AkDeleteNamed(FunctionCallInfo fcinfo, const char *function, const char *relname, const char *kind)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		args[1];
+
+	AkRequireNoSessionKey(function);
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the name of a %s must not be null", kind)));
+	args[0] = PG_GETARG_DATUM(0);
+	if (AkCatalogExecute(psprintf("DELETE FROM access_key.%s WHERE name OPERATOR(pg_catalog.=) $1", relname),
+						 1, types, args, NULL) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("%s \"%s\" does not exist", kind, text_to_cstring(PG_GETARG_TEXT_PP(0)))));
+}

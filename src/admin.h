@@ -9,6 +9,8 @@
 
 #include "definition.h"
 
+#include "fmgr.h"
+
 #include "access/htup.h"
 #include "access/tupdesc.h"
 #include "utils/array.h"
@@ -29,5 +31,14 @@ typedef bool (*AkRowVisible) (HeapTuple row, TupleDesc desc, AccessKey key, char
  */
 extern ArrayType *AkVisibleNames(const char *relname, const char *admin_function_signature,
 								 AkRowVisible visible);
+
+/*
+ * The body of ak_delete_saved_query and ak_delete_dataset: deletes the row
+ * of access_key.<relname> named by the function's first argument, as the
+ * extension's owner; 42501 while a key is presented, 22004 for a NULL name,
+ * 42704 when there is no such row.  kind names the object in messages.
+ */
+extern void AkDeleteNamed(FunctionCallInfo fcinfo, const char *function, const char *relname,
+						  const char *kind);
 
 #endif							/* ACCESS_KEY_ADMIN_H */

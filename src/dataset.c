@@ -414,22 +414,7 @@ AkRefreshDueDatasets(TimestampTz now)
 Datum
 ak_delete_dataset(PG_FUNCTION_ARGS)
 {
-	char	   *name;
-	Oid			types[1] = {TEXTOID};
-	Datum		args[1];
-
-	AkRequireNoSessionKey("ak_delete_dataset");
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("the name of a %s must not be null", "dataset")));
-	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	args[0] = PG_GETARG_DATUM(0);
-	if (AkCatalogExecute("DELETE FROM access_key.datasets WHERE name OPERATOR(pg_catalog.=) $1",
-						 1, types, args, NULL) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("dataset \"%s\" does not exist", name)));
+	AkDeleteNamed(fcinfo, "ak_delete_dataset", "datasets", "dataset");
 	PG_RETURN_BOOL(true);
 }
 
@@ -469,17 +454,7 @@ ak_dataset_definition(PG_FUNCTION_ARGS)
 	}
 	pushJsonbValue(&state, WJB_END_ARRAY, NULL);
 	AkPushKey(&state, "refreshed_at");
-	if (ds.refreshed)
-	{
-		char	   *ts = JsonEncodeDateTime(NULL, TimestampTzGetDatum(ds.refreshed_at), TIMESTAMPTZOID, NULL);
-
-		v.type = jbvString;
-		v.val.string.val = ts;
-		v.val.string.len = strlen(ts);
-	}
-	else
-		v.type = jbvNull;
-	pushJsonbValue(&state, WJB_VALUE, &v);
+	AkPushTimestamp(&state, ds.refreshed, ds.refreshed_at);
 	PG_RETURN_JSONB_P(JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL)));
 }
 

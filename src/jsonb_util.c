@@ -5,7 +5,10 @@
 
 #include "jsonb_util.h"
 
+#include "catalog/pg_type.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/timestamp.h"
 #include "utils/numeric.h"
 
 const char *
@@ -103,6 +106,20 @@ AkPushString(JsonbParseState **state, JsonbIteratorToken token, const char *str)
 	v.val.string.val = (char *) str;
 	v.val.string.len = strlen(str);
 	pushJsonbValue(state, token, &v);
+}
+
+void
+AkPushTimestamp(JsonbParseState **state, bool present, TimestampTz ts)
+{
+	JsonbValue	v;
+
+	if (!present)
+	{
+		v.type = jbvNull;
+		pushJsonbValue(state, WJB_VALUE, &v);
+		return;
+	}
+	AkPushString(state, WJB_VALUE, JsonEncodeDateTime(NULL, TimestampTzGetDatum(ts), TIMESTAMPTZOID, NULL));
 }
 
 JsonbValue

@@ -8,6 +8,7 @@
 #include "postgres.h"
 
 #include "nodes/pg_list.h"
+#include "datatype/timestamp.h"
 #include "utils/jsonb.h"
 
 /* "a string", "an object", ...: a value's JSON type for error details. */
@@ -31,6 +32,9 @@ extern bool AkLonLatPair(JsonbContainer *pair, double *lon, double *lat);
 /* Pushes an object key, or a string value. */
 extern void AkPushKey(JsonbParseState **state, const char *key);
 extern void AkPushString(JsonbParseState **state, JsonbIteratorToken token, const char *str);
+
+/* Pushes a timestamptz as a JSON string (jsonb's format), or null when !present. */
+extern void AkPushTimestamp(JsonbParseState **state, bool present, TimestampTz ts);
 
 /* A jsonb array of the given jsonb datums (NULL pointers become JSON nulls). */
 extern Jsonb *AkJsonbArray(List *elements);

@@ -211,22 +211,7 @@ ak_update_saved_query(PG_FUNCTION_ARGS)
 Datum
 ak_delete_saved_query(PG_FUNCTION_ARGS)
 {
-	char	   *name;
-	Oid			types[1] = {TEXTOID};
-	Datum		args[1];
-
-	AkRequireNoSessionKey("ak_delete_saved_query");
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("the name of a %s must not be null", "saved query")));
-	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	args[0] = PG_GETARG_DATUM(0);
-	if (AkCatalogExecute("DELETE FROM access_key.saved_queries WHERE name OPERATOR(pg_catalog.=) $1",
-						 1, types, args, NULL) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("saved query \"%s\" does not exist", name)));
+	AkDeleteNamed(fcinfo, "ak_delete_saved_query", "saved_queries", "saved query");
 	PG_RETURN_BOOL(true);
 }
 

@@ -123,16 +123,6 @@ AkResultObject(Jsonb *result, bool has_refreshed_at, TimestampTz refreshed_at)
 	v.val.binary.len = VARSIZE(result) - VARHDRSZ;
 	pushJsonbValue(&state, WJB_VALUE, &v);
 	AkPushKey(&state, "refreshed_at");
-	if (has_refreshed_at)
-	{
-		char	   *ts = JsonEncodeDateTime(NULL, TimestampTzGetDatum(refreshed_at), TIMESTAMPTZOID, NULL);
-
-		v.type = jbvString;
-		v.val.string.val = ts;
-		v.val.string.len = strlen(ts);
-	}
-	else
-		v.type = jbvNull;
-	pushJsonbValue(&state, WJB_VALUE, &v);
+	AkPushTimestamp(&state, has_refreshed_at, refreshed_at);
 	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
 }
