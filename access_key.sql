@@ -317,10 +317,11 @@ CREATE EVENT TRIGGER access_key_collection_dropped ON sql_drop
     EXECUTE FUNCTION access_key.ak_collection_dropped();
 
 -- The caller must own the table; see src/collection.c for what is created.
-CREATE FUNCTION access_key.ak_protect(collection regclass, properties_column name DEFAULT 'properties')
+CREATE FUNCTION access_key.ak_protect(collection regclass, properties_column name DEFAULT 'properties',
+                                      timestamp_column name DEFAULT NULL)
 RETURNS void
     AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION access_key.ak_protect(regclass, name)
+COMMENT ON FUNCTION access_key.ak_protect(regclass, name, name)
     IS 'makes a table a protected event collection: RLS policies for keys, autofill, append-only';
 
 CREATE FUNCTION access_key.ak_unprotect(collection regclass) RETURNS void
@@ -328,7 +329,7 @@ CREATE FUNCTION access_key.ak_unprotect(collection regclass) RETURNS void
 COMMENT ON FUNCTION access_key.ak_unprotect(regclass) IS 'undoes ak_protect';
 
 REVOKE ALL ON FUNCTION
-    access_key.ak_protect(regclass, name),
+    access_key.ak_protect(regclass, name, name),
     access_key.ak_unprotect(regclass)
 FROM PUBLIC;
 
@@ -486,3 +487,37 @@ RETURNS TABLE (severity text, object text, problem text, fix text)
 COMMENT ON FUNCTION access_key.ak_check_setup(regrole)
     IS 'what would let an application role escape or weaken its keys, one row per finding';
 REVOKE ALL ON FUNCTION access_key.ak_check_setup(regrole) FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Narrower keys (docs/reference.md#collections-and-timeframes):
+-- particular collections and tighter timeframes.
+------------------------------------------------------------------------------
+
+-- A collection's event time column, named at ak_protect (NULL: the keen.timestamp property).
+ALTER TABLE access_key.collections ADD COLUMN timestamp_column name;
+
+-- The relations each stored query reads (NULL: not recorded), for keys that may read only some collections.
+ALTER TABLE access_key.saved_queries ADD COLUMN reads regclass[];
+ALTER TABLE access_key.datasets ADD COLUMN reads regclass[];
+
+-- The timeframe conjunct of the SELECT policy of a collection protected with
+-- a time column, and the STABLE bounds its B-tree index condition compares with.
+CREATE FUNCTION access_key.ak_in_timeframe_support(internal) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
+REVOKE ALL ON FUNCTION access_key.ak_in_timeframe_support(internal) FROM PUBLIC;
+
+CREATE FUNCTION access_key.ak_timeframe_earliest(collection regclass) RETURNS timestamptz
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION access_key.ak_timeframe_earliest(regclass)
+    IS 'the earliest event time the session''s key may read in a protected collection';
+
+CREATE FUNCTION access_key.ak_timeframe_latest(collection regclass) RETURNS timestamptz
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION access_key.ak_timeframe_latest(regclass)
+    IS 'the latest event time the session''s key may read in a protected collection';
+
+CREATE FUNCTION access_key.ak_in_timeframe(collection regclass, event_time timestamptz) RETURNS boolean
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE
+    SUPPORT access_key.ak_in_timeframe_support;
+COMMENT ON FUNCTION access_key.ak_in_timeframe(regclass, timestamptz)
+    IS 'whether the session''s key may read an event of this time in a protected collection';

@@ -113,7 +113,7 @@ SELECT extversion = (SELECT default_version FROM pg_available_extensions WHERE n
 FROM pg_extension WHERE extname = 'access_key';
 -- The 1.0 collection is in the catalog, its grant kept; it still works.
 SELECT collection, properties_column FROM access_key.collections;
-SELECT has_function_privilege('regress_ak_owner', 'access_key.ak_protect(regclass, name)', 'EXECUTE') AS grant_kept;
+SELECT has_function_privilege('regress_ak_owner', 'access_key.ak_protect(regclass, name, name)', 'EXECUTE') AS grant_kept;
 SET ROLE regress_ak_app;
 BEGIN;
 SELECT access_key.ak_use_key(:'writer') IS NOT NULL AS keyed;
@@ -124,7 +124,7 @@ RESET ROLE;
 SET ROLE regress_ak_owner;
 SELECT access_key.ak_unprotect('public.old_events');
 RESET ROLE;
-REVOKE EXECUTE ON FUNCTION access_key.ak_protect(regclass, name), access_key.ak_unprotect(regclass)
+REVOKE EXECUTE ON FUNCTION access_key.ak_protect(regclass, name, name), access_key.ak_unprotect(regclass)
     FROM regress_ak_owner;
 
 CREATE TEMP TABLE upgraded AS SELECT * FROM pg_temp.extension_objects();

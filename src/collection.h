@@ -29,6 +29,12 @@ typedef enum AkCollectionLookup
  */
 extern AkCollectionLookup AkFetchCollection(Oid relid, char **properties_column);
 
+/*
+ * The event time column named at ak_protect for relid (or its partition
+ * root), or NULL: none, or not a protected collection.
+ */
+extern char *AkFetchCollectionTimeColumn(Oid relid);
+
 /* The relids of every protected collection, in catalog order. */
 extern List *AkCollectionRelids(void);
 

@@ -10,6 +10,7 @@
 #include "catalog.h"
 #include "admin.h"
 #include "jsonb_util.h"
+#include "key_scope.h"
 #include "permits.h"
 #include "sql_runner.h"
 #include "stored_sql.h"
@@ -173,6 +174,7 @@ ak_create_dataset(PG_FUNCTION_ARGS)
 	char	   *name;
 	char	   *query;
 	List	   *columns;
+	List	   *reads;
 	Dataset		existing;
 	Oid			types[5] = {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, OIDOID};
 	Datum		args[5];
@@ -184,7 +186,7 @@ ak_create_dataset(PG_FUNCTION_ARGS)
 				 errmsg("the name, query and index_by of a dataset must not be null")));
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	AkCheckResourceName("dataset", name);
-	query = AkCheckStoredQuery(text_to_cstring(PG_GETARG_TEXT_PP(1)), &columns);
+	query = AkCheckStoredQueryReads(text_to_cstring(PG_GETARG_TEXT_PP(1)), &columns, &reads);
 	CheckIndexBy(PG_GETARG_ARRAYTYPE_P(2), columns);
 	if (FetchDataset(name, &existing))
 		ereport(ERROR,
@@ -199,6 +201,8 @@ ak_create_dataset(PG_FUNCTION_ARGS)
 	args[4] = ObjectIdGetDatum(GetUserId());
 	AkCatalogExecute("INSERT INTO access_key.datasets (name, query, index_by, search_path, owner)"
 				 " VALUES ($1, $2, $3, $4, $5)", 5, types, args, NULL);
+	/* What it reads, for keys limited to some collections (key_scope.h). */
+	AkRecordStoredQueryReads("datasets", name, reads);
 	PG_RETURN_VOID();
 }
 
@@ -389,6 +393,8 @@ ak_dataset_results(PG_FUNCTION_ARGS)
 	JsonbIteratorToken tok;
 
 	RequireDataset(name, &ds);
+	if (key)
+		AkRequireStoredQueryReadable("datasets", name, "dataset");
 	props = IndexProperties(&ds, &n);
 
 	if (!JB_ROOT_IS_OBJECT(requested))

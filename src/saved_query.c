@@ -14,6 +14,7 @@
 #include "catalog.h"
 #include "admin.h"
 #include "jsonb_util.h"
+#include "key_scope.h"
 #include "permits.h"
 #include "sql_runner.h"
 #include "stored_sql.h"
@@ -121,6 +122,7 @@ WriteSavedQuery(FunctionCallInfo fcinfo, bool create)
 	char	   *name;
 	char	   *query;
 	Interval   *rate;
+	List	   *reads;
 	SavedQuery	existing;
 	Oid			types[5] = {TEXTOID, TEXTOID, INTERVALOID, TEXTOID, OIDOID};
 	Datum		args[5];
@@ -134,7 +136,7 @@ WriteSavedQuery(FunctionCallInfo fcinfo, bool create)
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	AkCheckResourceName("saved query", name);
 	rate = CheckRefreshRate(fcinfo, 2);
-	query = AkCheckStoredQuery(text_to_cstring(PG_GETARG_TEXT_PP(1)), NULL);
+	query = AkCheckStoredQueryReads(text_to_cstring(PG_GETARG_TEXT_PP(1)), NULL, &reads);
 
 	if (FetchSavedQuery(name, &existing) == create)
 		ereport(ERROR,
@@ -157,6 +159,8 @@ WriteSavedQuery(FunctionCallInfo fcinfo, bool create)
 					 " SET query = $2, refresh_rate = $3, search_path = $4, owner = $5, result = NULL,"
 					 "     refreshed_at = NULL, updated_at = pg_catalog.now()"
 					 " WHERE name OPERATOR(pg_catalog.=) $1", 5, types, args, nulls);
+	/* What it reads, for keys limited to some collections (key_scope.h). */
+	AkRecordStoredQueryReads("saved_queries", name, reads);
 }
 
 /* ak_create_saved_query(name, query, refresh_rate): stores a validated SELECT. */
@@ -233,6 +237,8 @@ ak_saved_query_result(PG_FUNCTION_ARGS)
 	{
 		if (!may_read_cache)
 			DenySavedQuery(name, "It is a cached query: the access key needs cached_queries permission for it.");
+		if (key)
+			AkRequireStoredQueryReadable("saved_queries", name, "cached query");
 		if (!q.computed)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -18,6 +18,7 @@
 #include "admin.h"
 #include "iso8601.h"
 #include "jsonb_util.h"
+#include "key_scope.h"
 #include "permits.h"
 
 #include "catalog/pg_type.h"
@@ -38,7 +39,7 @@ PG_FUNCTION_INFO_V1(ak_schema);
 PG_FUNCTION_INFO_V1(ak_require_schema_access);
 PG_FUNCTION_INFO_V1(ak_keen_type);
 
-#define SCHEMA_ADMIN "access_key.ak_protect(regclass,name)"
+#define SCHEMA_ADMIN "access_key.ak_protect(regclass,name,name)"
 
 /* How many visible rows ak_schema() reads to infer a collection's schema. */
 static int	schema_sample_rows = 1000;
@@ -182,6 +183,9 @@ ak_collections(PG_FUNCTION_ARGS)
 
 		if (name == NULL || pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
 			continue;
+		/* Nor the collections the key may not read (options.queries.collections). */
+		if (AkSessionKey() != NULL && !AkScopeMayRead(AkSessionContextView()->scope, relid))
+			continue;
 		named[n].name = DatumGetCString(DirectFunctionCall1(regclassout, ObjectIdGetDatum(relid)));
 		named[n].relid = relid;
 		n++;
@@ -310,6 +314,9 @@ ak_schema(PG_FUNCTION_ARGS)
 	/* A key that may not read the collection has seen no properties. */
 	if (AkSessionKey() != NULL && !AkSessionContextView()->permitted)
 		return (Datum) 0;
+	/* 42501 for a collection outside the key's options.queries.collections, even when empty. */
+	if (AkSessionKey() != NULL)
+		AkRequireReadableCollection(AkSessionContextView()->scope, relid);
 
 	ctl.keysize = sizeof(SeenPath);
 	ctl.entrysize = sizeof(SeenPath);

@@ -45,7 +45,7 @@ $node->safe_psql('postgres', q{
     CREATE ROLE regress_ak_app LOGIN;
     GRANT CREATE ON SCHEMA public TO regress_ak_admin;
     GRANT USAGE ON SCHEMA cron TO regress_ak_admin;
-    GRANT EXECUTE ON FUNCTION access_key.ak_protect(regclass, name),
+    GRANT EXECUTE ON FUNCTION access_key.ak_protect(regclass, name, name),
         access_key.ak_create_saved_query(text, text, interval),
         access_key.ak_refresh_cached_queries() TO regress_ak_admin;
 });
