@@ -200,9 +200,17 @@ $$;
 DROP FUNCTION access_key.ak_protect(regclass, name);
 
 ------------------------------------------------------------------------------
--- Narrower keys (docs/reference.md#collections-and-timeframes):
--- particular collections and tighter timeframes.
+-- Narrower keys (docs/reference.md#collections-and-timeframes, docs/reference.md#child-keys):
+-- particular collections, tighter timeframes, and child keys bounded by their parent.
 ------------------------------------------------------------------------------
+
+-- A derived key records the hash of its parent's token that derived it
+-- (rotating that token out ends the child); deleting a key cascades to its
+-- children through keys_parent_fkey, which this index serves.
+ALTER TABLE access_key.keys ADD COLUMN parent_token_hash bytea;
+ALTER TABLE access_key.keys ADD CONSTRAINT keys_parent_token_hash_length
+    CHECK (pg_catalog.octet_length(parent_token_hash) OPERATOR(pg_catalog.=) 32);
+CREATE INDEX keys_parent_id_idx ON access_key.keys (parent_id);
 
 -- A collection's event time column, named at ak_protect (NULL: the keen.timestamp property).
 ALTER TABLE access_key.collections ADD COLUMN timestamp_column name;
@@ -232,3 +240,29 @@ CREATE FUNCTION access_key.ak_in_timeframe(collection regclass, event_time times
     SUPPORT access_key.ak_in_timeframe_support;
 COMMENT ON FUNCTION access_key.ak_in_timeframe(regclass, timestamptz)
     IS 'whether the session''s key may read an event of this time in a protected collection';
+
+-- Child keys.  ak_derive_key is executable by PUBLIC: the session's key is
+-- the authority (it needs "keys"), as for ak_permits; it refuses without one.
+CREATE FUNCTION access_key.ak_derive_key(
+    definition access_key.access_key, expires_at timestamptz DEFAULT NULL)
+RETURNS TABLE (id uuid, key text, definition access_key.access_key,
+               created_at timestamptz, expires_at timestamptz)
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE ROWS 1;
+COMMENT ON FUNCTION access_key.ak_derive_key(access_key.access_key, timestamptz)
+    IS 'creates a child of the session''s key, never more than it; returns its token, the only time it is visible';
+
+CREATE FUNCTION access_key.ak_effective_key(id uuid) RETURNS access_key.access_key
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
+COMMENT ON FUNCTION access_key.ak_effective_key(uuid)
+    IS 'the definition a key acts with: for a child key, its own narrowed by every ancestor';
+
+CREATE FUNCTION access_key.ak_narrow(parent access_key.access_key, child access_key.access_key)
+RETURNS access_key.access_key
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION access_key.ak_narrow(access_key.access_key, access_key.access_key)
+    IS 'the effective definition of a child key under a parent''s effective definition';
+
+REVOKE ALL ON FUNCTION
+    access_key.ak_effective_key(uuid),
+    access_key.ak_narrow(access_key.access_key, access_key.access_key)
+FROM PUBLIC;

@@ -82,21 +82,30 @@ FetchKeyRow(const pg_uuid_t *id, TupleDesc *desc)
 	return AkCatalogFetch("keys", AK_CATALOG_STATEMENT_SNAPSHOT, 1, &skey, desc);
 }
 
-/*
- * ak_create_key(definition, expires_at): stores a key and the hash of a new
- * token; returns (id, key, definition, created_at, expires_at), the only
- * time the token is visible.
- */
-Datum
-ak_create_key(PG_FUNCTION_ARGS)
+void
+AkRequireFutureExpiry(FunctionCallInfo fcinfo, int argno)
 {
-	Datum		definition;
-	AkResultSet rs;
+	if (!PG_ARGISNULL(argno) && PG_GETARG_TIMESTAMPTZ(argno) <= GetCurrentTransactionStartTimestamp())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("expiry time must be in the future"),
+				 errdetail("expires_at is %s; the current time is %s.",
+						   timestamptz_to_str(PG_GETARG_TIMESTAMPTZ(argno)),
+						   timestamptz_to_str(GetCurrentTransactionStartTimestamp()))));
+}
+
+void
+AkStoreNewKey(FunctionCallInfo fcinfo, Datum definition, int expires_argno,
+			  const pg_uuid_t *parent_id, const uint8 *parent_token_hash)
+{
+	AkResultSet rs = AkBeginResultSet(fcinfo);
 	char		token[AK_TOKEN_LEN + 1];
 	bytea	   *hash = palloc(VARHDRSZ + AK_TOKEN_HASH_BYTES);
-	Oid			key_types[2] = {InvalidOid, TIMESTAMPTZOID};
-	Datum		key_args[2];
-	char		key_nulls[2] = {' ', ' '};
+	bytea	   *parent_hash = palloc(VARHDRSZ + AK_TOKEN_HASH_BYTES);
+	bool		no_expiry = PG_ARGISNULL(expires_argno);
+	Oid			key_types[4] = {InvalidOid, TIMESTAMPTZOID, UUIDOID, BYTEAOID};
+	Datum		key_args[4];
+	char		key_nulls[4] = {' ', ' ', ' ', ' '};
 	Oid			token_types[2] = {BYTEAOID, UUIDOID};
 	Datum		token_args[2];
 	HeapTuple	row;
@@ -105,24 +114,26 @@ ak_create_key(PG_FUNCTION_ARGS)
 	Datum		values[5];
 	bool		nulls[5] = {false, false, false, false, false};
 
-	AkRequireNoSessionKey("ak_create_key");
-	definition = DefinitionArg(fcinfo, 0);
-	if (!PG_ARGISNULL(1) && PG_GETARG_TIMESTAMPTZ(1) <= GetCurrentTransactionStartTimestamp())
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("expiry time must be in the future"),
-				 errdetail("expires_at is %s; the current time is %s.",
-						   timestamptz_to_str(PG_GETARG_TIMESTAMPTZ(1)),
-						   timestamptz_to_str(GetCurrentTransactionStartTimestamp()))));
-	rs = AkBeginResultSet(fcinfo);
-
 	key_types[0] = get_fn_expr_argtype(fcinfo->flinfo, 0);
 	key_args[0] = definition;
-	key_args[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
-	key_nulls[1] = PG_ARGISNULL(1) ? 'n' : ' ';
-	row = AkCatalogExecuteReturning("INSERT INTO access_key.keys (definition, expires_at)"
-									" VALUES ($1, $2) RETURNING id, created_at",
-									2, key_types, key_args, key_nulls, &desc);
+	key_args[1] = no_expiry ? (Datum) 0 : PG_GETARG_DATUM(expires_argno);
+	key_nulls[1] = no_expiry ? 'n' : ' ';
+	key_args[2] = parent_id ? UUIDPGetDatum(parent_id) : (Datum) 0;
+	key_nulls[2] = parent_id ? ' ' : 'n';
+	SET_VARSIZE(parent_hash, VARHDRSZ + AK_TOKEN_HASH_BYTES);
+	if (parent_token_hash)
+		memcpy(VARDATA(parent_hash), parent_token_hash, AK_TOKEN_HASH_BYTES);
+	key_args[3] = PointerGetDatum(parent_hash);
+	key_nulls[3] = parent_token_hash ? ' ' : 'n';
+	/* Only derived keys name the columns a 1.0 key table lacks. */
+	if (parent_id)
+		row = AkCatalogExecuteReturning("INSERT INTO access_key.keys (definition, expires_at, parent_id, parent_token_hash)"
+										" VALUES ($1, $2, $3, $4) RETURNING id, created_at",
+										4, key_types, key_args, key_nulls, &desc);
+	else
+		row = AkCatalogExecuteReturning("INSERT INTO access_key.keys (definition, expires_at)"
+										" VALUES ($1, $2) RETURNING id, created_at",
+										2, key_types, key_args, key_nulls, &desc);
 
 	AkGenerateToken(token);
 	SET_VARSIZE(hash, VARHDRSZ + AK_TOKEN_HASH_BYTES);
@@ -138,8 +149,24 @@ ak_create_key(PG_FUNCTION_ARGS)
 	values[2] = definition;
 	values[3] = AkCatalogColumn(row, desc, "created_at", &isnull);
 	values[4] = key_args[1];
-	nulls[4] = PG_ARGISNULL(1);
+	nulls[4] = no_expiry;
 	AkResultSetAppend(&rs, values, nulls);
+}
+
+/*
+ * ak_create_key(definition, expires_at): stores a key and the hash of a new
+ * token; returns (id, key, definition, created_at, expires_at), the only
+ * time the token is visible.
+ */
+Datum
+ak_create_key(PG_FUNCTION_ARGS)
+{
+	Datum		definition;
+
+	AkRequireNoSessionKey("ak_create_key");
+	definition = DefinitionArg(fcinfo, 0);
+	AkRequireFutureExpiry(fcinfo, 1);
+	AkStoreNewKey(fcinfo, definition, 1, NULL, NULL);
 	return (Datum) 0;
 }
 

@@ -184,7 +184,7 @@ AkSessionKey(void)
 	if (!current->found)
 		ReportInvalidKey("No key matches the token; it may have been deleted.");
 	if (!current->active)
-		ReportInvalidKey("The key has been revoked.");
+		ReportInvalidKey(current->key.chain_problem ? current->key.chain_problem : "The key has been revoked.");
 	now = GetCurrentTransactionStartTimestamp();
 	if (current->key.expires_at <= now)
 		ReportInvalidKey(psprintf("The key expired at %s.", timestamptz_to_str(current->key.expires_at)));
@@ -192,6 +192,12 @@ AkSessionKey(void)
 		ReportInvalidKey(psprintf("The token was replaced by a rotated one and stopped working at %s.",
 								  timestamptz_to_str(current->key.token_valid_until)));
 	return &current->key;
+}
+
+const uint8 *
+AkSessionTokenHash(void)
+{
+	return AkSessionKey() ? current->token_hash : NULL;
 }
 
 AkContext
