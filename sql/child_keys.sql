@@ -184,6 +184,18 @@ SELECT id FROM ak_derive_key(NULL);
 ROLLBACK TO s;
 SELECT id FROM ak_derive_key('{"name": "x", "permitted": ["nope"]}');
 ROLLBACK;
+-- Filters cannot widen: a child that filters on another customer, even with
+-- "or", sees only what both keys let through.
+BEGIN; SELECT ak_use_key(:'ada') IS NOT NULL;
+SELECT key AS bob_filter FROM ak_derive_key('{"name": "bob or missing", "permitted": ["queries"], "options": {"queries": {"filters": [
+    {"operator": "or", "operands": [{"property_name": "customer.id", "operator": "eq", "property_value": "bob"},
+                                    {"property_name": "customer.id", "operator": "exists", "property_value": false}]}]}}}') \gset
+COMMIT;
+SELECT pg_temp.try(:'bob_filter', 'SELECT count(*) FROM public.events') AS bob_or_missing;
+-- A malformed token derives nothing.
+BEGIN; SET LOCAL access_key.key = 'ak_not_a_token';
+SELECT id FROM ak_derive_key('{"name": "x"}');
+ROLLBACK;
 
 -- A team member's key: Ada's red team, reading events, its own saved query
 -- filter, writing events with its team stamped.  Inherited restrictions
@@ -234,6 +246,27 @@ RETURNING properties;
 SAVEPOINT s;
 INSERT INTO public.audit (properties) VALUES ('{}');
 ROLLBACK;
+
+-- Plans outlive keys: one generic plan serves the parent and the child, each
+-- with its own rows.  Parallel workers resolve the chain themselves, from the
+-- session's setting and the key tables: the same answers as the leader.
+SET plan_cache_mode = force_generic_plan;
+PREPARE events_count AS SELECT count(*) FROM public.events;
+BEGIN; SELECT ak_use_key(:'ada') IS NOT NULL AS ada; EXECUTE events_count; COMMIT;
+BEGIN; SELECT ak_use_key(:'red') IS NOT NULL AS red; EXECUTE events_count; COMMIT;
+BEGIN; SELECT ak_use_key(:'ada') IS NOT NULL AS ada; EXECUTE events_count; COMMIT;
+DEALLOCATE events_count;
+RESET plan_cache_mode;
+BEGIN; SELECT ak_use_key(:'red') IS NOT NULL AS red;
+\i sql/include/parallel_setting.sql
+SET LOCAL :parallel_setting = on;
+SET LOCAL parallel_setup_cost = 0;
+SET LOCAL parallel_tuple_cost = 0;
+SET LOCAL min_parallel_table_scan_size = 0;
+SET LOCAL max_parallel_workers_per_gather = 2;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM public.events;
+SELECT count(*) FROM public.events;
+COMMIT;
 
 -- A grandchild (derived by the child) is bounded by both, and adds its own filter.
 BEGIN; SELECT ak_use_key(:'red') IS NOT NULL;
@@ -301,6 +334,17 @@ RESET ROLE;
 SET ROLE regress_ck_app;
 SELECT pg_temp.try(:'red', 'SELECT count(*) FROM public.events') AS red_reads,
        pg_temp.try(:'red2', 'SELECT count(*) FROM public.events') AS red2_reads;
+RESET ROLE;
+
+-- A child whose own definition keeps "keys" cannot derive once its parent lost it.
+BEGIN; SELECT ak_use_key(:'red') IS NOT NULL;
+SELECT ak_permits('keys') AS keys_before;
+ROLLBACK;
+SET ROLE regress_ck_admin;
+SELECT ak_update_key(:'ada_id', '{"name": "Ada Corp admin", "permitted": ["writes"]}') IS NOT NULL AS keys_removed;
+RESET ROLE;
+SET ROLE regress_ck_app;
+SELECT pg_temp.try(:'red', $$SELECT id::text FROM ak_derive_key('{"name": "x"}')$$) AS red_derives;
 RESET ROLE;
 
 -- Revoking (or expiring) any ancestor invalidates every descendant; unrevoking restores them.

@@ -106,23 +106,6 @@ DerivingTokenEnd(const ChainLink *child, AkCatalogSnapshot snapshot)
 	return isnull ? DT_NOEND : DatumGetTimestampTz(d);
 }
 
-/* An inactive definition that permits nothing, named like the key. */
-static AccessKey
-InactiveDefinition(AccessKey own)
-{
-	JsonbParseState *state = NULL;
-	JsonbValue	v;
-
-	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	AkPushKey(&state, "name");
-	pushJsonbValue(&state, WJB_VALUE, AkDefinitionMember(own, "name"));
-	AkPushKey(&state, "is_active");
-	v.type = jbvBool;
-	v.val.boolean = false;
-	pushJsonbValue(&state, WJB_VALUE, &v);
-	return AkDefinitionFromJsonb(JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL)));
-}
-
 /*
  * Walks up from own and combines the chain, root first (see key_chain.h).
  * A broken chain (too long, an ancestor or the deriving token gone) leaves
@@ -165,7 +148,7 @@ ResolveChain(const ChainLink *own, AkCatalogSnapshot snapshot, EffectiveKey *out
 	if (broken)
 	{
 		out->problem = broken;
-		out->definition = InactiveDefinition(own->definition);
+		out->definition = AkInactiveDefinition(own->definition);
 		return;
 	}
 	if (n == 0)

@@ -54,29 +54,49 @@ PushElements(JsonbParseState **state, JsonbValue *array)
 		pushJsonbValue(state, WJB_ELEM, getIthJsonbValueFromContainer(c, i));
 }
 
-/* key: the elements of c that p also holds; a side that is absent allows all. */
+/* Pushes the elements of array c that p holds (held) or does not hold (!held). */
 static void
-PushIntersection(JsonbParseState **state, const char *key, JsonbValue *p, JsonbValue *c)
+PushElementsWhere(JsonbParseState **state, JsonbValue *c, JsonbValue *p, bool held)
 {
-	JsonbContainer *cc;
+	JsonbContainer *cc = c->val.binary.data;
 
-	if (p == NULL && c == NULL)
-		return;
-	AkPushKey(state, key);
-	if (p == NULL || c == NULL)
-	{
-		pushJsonbValue(state, WJB_VALUE, p ? p : c);
-		return;
-	}
-	cc = c->val.binary.data;
-	pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
 	for (int i = 0; i < (int) JsonContainerSize(cc); i++)
 	{
 		JsonbValue *e = getIthJsonbValueFromContainer(cc, i);
 
-		if (ArrayHolds(p, e))
+		if (ArrayHolds(p, e) == held)
 			pushJsonbValue(state, WJB_ELEM, e);
 	}
+}
+
+/*
+ * Begins member key of the result when either side has it.  When only one
+ * side does, that is the result (an absent list means "all", absent filters
+ * add none): pushes it whole and returns false.  True: both are present and
+ * the caller pushes their combination.
+ */
+static bool
+BeginCombined(JsonbParseState **state, const char *key, JsonbValue *p, JsonbValue *c)
+{
+	if (p == NULL && c == NULL)
+		return false;
+	AkPushKey(state, key);
+	if (p == NULL || c == NULL)
+	{
+		pushJsonbValue(state, WJB_VALUE, p ? p : c);
+		return false;
+	}
+	return true;
+}
+
+/* key: the elements of c that p also holds. */
+static void
+PushIntersection(JsonbParseState **state, const char *key, JsonbValue *p, JsonbValue *c)
+{
+	if (!BeginCombined(state, key, p, c))
+		return;
+	pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
+	PushElementsWhere(state, c, p, true);
 	pushJsonbValue(state, WJB_END_ARRAY, NULL);
 }
 
@@ -84,24 +104,11 @@ PushIntersection(JsonbParseState **state, const char *key, JsonbValue *p, JsonbV
 static void
 PushUnion(JsonbParseState **state, const char *key, JsonbValue *p, JsonbValue *c)
 {
-	if (p == NULL && c == NULL)
+	if (!BeginCombined(state, key, p, c))
 		return;
-	AkPushKey(state, key);
 	pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
-	if (p)
-		PushElements(state, p);
-	if (c)
-	{
-		JsonbContainer *cc = c->val.binary.data;
-
-		for (int i = 0; i < (int) JsonContainerSize(cc); i++)
-		{
-			JsonbValue *e = getIthJsonbValueFromContainer(cc, i);
-
-			if (!ArrayHolds(p, e))
-				pushJsonbValue(state, WJB_ELEM, e);
-		}
-	}
+	PushElements(state, p);
+	PushElementsWhere(state, c, p, false);
 	pushJsonbValue(state, WJB_END_ARRAY, NULL);
 }
 
@@ -112,14 +119,8 @@ PushUnion(JsonbParseState **state, const char *key, JsonbValue *p, JsonbValue *c
 static void
 PushConcatenation(JsonbParseState **state, const char *key, JsonbValue *p, JsonbValue *c)
 {
-	if (p == NULL && c == NULL)
+	if (!BeginCombined(state, key, p, c))
 		return;
-	AkPushKey(state, key);
-	if (p == NULL || c == NULL)
-	{
-		pushJsonbValue(state, WJB_VALUE, p ? p : c);
-		return;
-	}
 	pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
 	if (AkIsArray(p))
 		PushElements(state, p);
@@ -133,75 +134,49 @@ PushConcatenation(JsonbParseState **state, const char *key, JsonbValue *p, Jsonb
 }
 
 /*
- * One allowed dataset present on both sides: index_by properties of either,
- * with the values of both intersected where both restrict a property.
+ * The index_by maps of one dataset both sides allow: the properties of
+ * either, each with the values both allow (a property one side does not
+ * restrict keeps the other's values).
  */
+static void
+PushIndexBy(JsonbParseState **state, JsonbValue *p, JsonbValue *c)
+{
+	JsonbValue *sides[2] = {p, c};
+
+	pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
+	for (int side = 0; side < 2; side++)
+	{
+		JsonbIterator *it = JsonbIteratorInit(sides[side]->val.binary.data);
+		JsonbValue	v;
+		JsonbIteratorToken tok;
+
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		{
+			char	   *property;
+			JsonbValue *p_values;
+
+			if (tok != WJB_KEY)
+				continue;
+			property = pnstrdup(v.val.string.val, v.val.string.len);
+			p_values = AkGetMember(p->val.binary.data, property);
+			/* the second pass adds only the properties p does not restrict */
+			if (side == 0 || p_values == NULL)
+				PushIntersection(state, property, p_values, AkGetMember(c->val.binary.data, property));
+		}
+	}
+	pushJsonbValue(state, WJB_END_OBJECT, NULL);
+}
+
+/* One allowed dataset present on both sides: {} or {"index_by": ...}. */
 static void
 PushDatasetEntry(JsonbParseState **state, JsonbValue *p_entry, JsonbValue *c_entry)
 {
 	JsonbValue *p = AkGetMember(p_entry->val.binary.data, "index_by");
 	JsonbValue *c = AkGetMember(c_entry->val.binary.data, "index_by");
-	JsonbIterator *it;
-	JsonbValue	v;
-	JsonbIteratorToken tok;
 
 	pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
-	if (p || c)
-	{
-		AkPushKey(state, "index_by");
-		if (p == NULL || c == NULL)
-			pushJsonbValue(state, WJB_VALUE, p ? p : c);
-		else
-		{
-			JsonbValue	key = {0};
-
-			pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
-			/* every property of p: intersected with c's values when c restricts it too */
-			it = JsonbIteratorInit(p->val.binary.data);
-			while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-			{
-				if (tok == WJB_KEY)
-					key = v;
-				else if (tok == WJB_VALUE)
-				{
-					JsonbValue *c_values = getKeyJsonValueFromContainer(c->val.binary.data, key.val.string.val,
-																		key.val.string.len, NULL);
-					JsonbContainer *pc = v.val.binary.data;
-
-					pushJsonbValue(state, WJB_KEY, &key);
-					if (c_values == NULL)
-					{
-						pushJsonbValue(state, WJB_VALUE, &v);
-						continue;
-					}
-					pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
-					for (int i = 0; i < (int) JsonContainerSize(pc); i++)
-					{
-						JsonbValue *e = getIthJsonbValueFromContainer(pc, i);
-
-						if (ArrayHolds(c_values, e))
-							pushJsonbValue(state, WJB_ELEM, e);
-					}
-					pushJsonbValue(state, WJB_END_ARRAY, NULL);
-				}
-			}
-			/* the properties only c restricts */
-			it = JsonbIteratorInit(c->val.binary.data);
-			while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-			{
-				if (tok == WJB_KEY)
-					key = v;
-				else if (tok == WJB_VALUE &&
-						 getKeyJsonValueFromContainer(p->val.binary.data, key.val.string.val,
-													  key.val.string.len, NULL) == NULL)
-				{
-					pushJsonbValue(state, WJB_KEY, &key);
-					pushJsonbValue(state, WJB_VALUE, &v);
-				}
-			}
-			pushJsonbValue(state, WJB_END_OBJECT, NULL);
-		}
-	}
+	if (BeginCombined(state, "index_by", p, c))
+		PushIndexBy(state, p, c);
 	pushJsonbValue(state, WJB_END_OBJECT, NULL);
 }
 
@@ -214,14 +189,8 @@ PushDatasetsAllowed(JsonbParseState **state, JsonbValue *p, JsonbValue *c)
 	JsonbValue	key = {0};
 	JsonbIteratorToken tok;
 
-	if (p == NULL && c == NULL)
+	if (!BeginCombined(state, "allowed", p, c))
 		return;
-	AkPushKey(state, "allowed");
-	if (p == NULL || c == NULL)
-	{
-		pushJsonbValue(state, WJB_VALUE, p ? p : c);
-		return;
-	}
 	pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
 	it = JsonbIteratorInit(c->val.binary.data);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
@@ -277,20 +246,43 @@ PushNarrowedSection(JsonbParseState **state, AkSection section, JsonbContainer *
 	pushJsonbValue(state, WJB_END_OBJECT, NULL);
 }
 
+/* Begins a definition object with ak's name and the given is_active. */
+static void
+BeginDefinition(JsonbParseState **state, AccessKey ak, bool is_active)
+{
+	JsonbValue	v;
+
+	pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
+	AkPushKey(state, "name");
+	pushJsonbValue(state, WJB_VALUE, AkDefinitionMember(ak, "name"));
+	AkPushKey(state, "is_active");
+	v.type = jbvBool;
+	v.val.boolean = is_active;
+	pushJsonbValue(state, WJB_VALUE, &v);
+}
+
+/* Validates a built definition: the result is canonical like every stored one. */
+static AccessKey
+EndDefinition(JsonbParseState **state)
+{
+	return AkDefinitionFromJsonb(JsonbValueToJsonb(pushJsonbValue(state, WJB_END_OBJECT, NULL)));
+}
+
+AccessKey
+AkInactiveDefinition(AccessKey ak)
+{
+	JsonbParseState *state = NULL;
+
+	BeginDefinition(&state, ak, false);
+	return EndDefinition(&state);
+}
+
 AccessKey
 AkNarrowDefinition(AccessKey parent, AccessKey child)
 {
 	JsonbParseState *state = NULL;
-	JsonbValue	v;
 
-	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	AkPushKey(&state, "name");
-	pushJsonbValue(&state, WJB_VALUE, AkDefinitionMember(child, "name"));
-	AkPushKey(&state, "is_active");
-	v.type = jbvBool;
-	v.val.boolean = AkIsActive(parent) && AkIsActive(child);
-	pushJsonbValue(&state, WJB_VALUE, &v);
-
+	BeginDefinition(&state, child, AkIsActive(parent) && AkIsActive(child));
 	AkPushKey(&state, "permitted");
 	pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
 	for (int i = 0; i < AK_ACTION_COUNT; i++)
@@ -303,9 +295,7 @@ AkNarrowDefinition(AccessKey parent, AccessKey child)
 	for (int i = 0; i < AK_SECTION_COUNT; i++)
 		PushNarrowedSection(&state, (AkSection) i, SectionOf(parent, (AkSection) i), SectionOf(child, (AkSection) i));
 	pushJsonbValue(&state, WJB_END_OBJECT, NULL);
-
-	/* Through validation, so the result is canonical like every stored definition. */
-	return AkDefinitionFromJsonb(JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL)));
+	return EndDefinition(&state);
 }
 
 /* A scalar as JSON text, for error details. */

@@ -33,6 +33,9 @@
 /* The child's effective definition under its parent's effective one; the child's name. */
 extern AccessKey AkNarrowDefinition(AccessKey parent, AccessKey child);
 
+/* A definition named like ak that is inactive and permits nothing (a key whose chain is broken). */
+extern AccessKey AkInactiveDefinition(AccessKey ak);
+
 /*
  * Raises 42501, naming the first member that asks for it, when requested asks
  * for a permission, collection, saved query, cached query, dataset, dataset
