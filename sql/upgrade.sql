@@ -114,6 +114,11 @@ FROM pg_extension WHERE extname = 'access_key';
 -- The 1.0 collection is in the catalog, its grant kept; it still works.
 SELECT collection, properties_column FROM access_key.collections;
 SELECT has_function_privilege('regress_ak_owner', 'access_key.ak_protect(regclass, name, name)', 'EXECUTE') AS grant_kept;
+-- ... as the admin's own grant, not as an initial privilege of the extension
+-- (pg_dump leaves those out, so a restore would lose it).
+SELECT NOT EXISTS (SELECT FROM pg_init_privs AS i, aclexplode(i.initprivs) AS a
+                   WHERE i.objoid = 'access_key.ak_protect(regclass, name, name)'::regprocedure
+                     AND a.grantee = 'regress_ak_owner'::regrole) AS not_an_initial_privilege;
 SET ROLE regress_ak_app;
 BEGIN;
 SELECT access_key.ak_use_key(:'writer') IS NOT NULL AS keyed;
