@@ -31,6 +31,7 @@ InvalidateKeyCache(Datum arg, Oid relid)
 {
 	if (!OidIsValid(relid) || AkIsKeyTable(relid))
 		epoch++;
+	AkKeyScopeRelcacheChanged();
 }
 
 void

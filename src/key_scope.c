@@ -40,8 +40,8 @@ PG_FUNCTION_INFO_V1(ak_timeframe_latest);
 /* Bumped by every relcache or schema invalidation: names may have changed. */
 static uint64 scope_generation = 1;
 
-static void
-InvalidateScopesOnRelcache(Datum arg, Oid relid)
+void
+AkKeyScopeRelcacheChanged(void)
 {
 	scope_generation++;
 }
@@ -55,7 +55,6 @@ InvalidateScopesOnSyscache(Datum arg, int cacheid, uint32 hashvalue)
 void
 AkKeyScopeInit(void)
 {
-	CacheRegisterRelcacheCallback(InvalidateScopesOnRelcache, (Datum) 0);
 	CacheRegisterSyscacheCallback(NAMESPACEOID, InvalidateScopesOnSyscache, (Datum) 0);
 }
 

@@ -63,8 +63,15 @@ typedef struct AkKeyScope
 	TimestampTz latest;
 } AkKeyScope;
 
-/* Registers the invalidation callbacks that age the memos; called from _PG_init. */
+/* Registers the schema invalidation callback that ages the memos; called from _PG_init. */
 extern void AkKeyScopeInit(void);
+
+/*
+ * Ages the memos after any relcache invalidation (a table may have been
+ * renamed); called by the key cache's relcache callback, so the extension
+ * takes one of the backend's few relcache callback slots, not two.
+ */
+extern void AkKeyScopeRelcacheChanged(void);
 
 /* Compiles a (valid) definition's collections and timeframes into the current memory context. */
 extern AkKeyScope *AkCompileKeyScope(AccessKey ak);
