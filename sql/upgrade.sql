@@ -107,6 +107,10 @@ SELECT access_key.ak_use_key(:'writer') IS NOT NULL AS keyed;
 SELECT * FROM access_key.ak_list_saved_queries();
 ROLLBACK;
 RESET ROLE;
+-- Schema admins of a 1.0 database hold EXECUTE on 1.0's two-argument ak_protect.
+SET ROLE regress_ak_owner;
+SELECT count(*) AS collections_for_a_1_0_schema_admin FROM access_key.ak_collections();
+RESET ROLE;
 
 ALTER EXTENSION access_key UPDATE;
 SELECT extversion = (SELECT default_version FROM pg_available_extensions WHERE name = 'access_key') AS current
