@@ -319,10 +319,11 @@ CREATE EVENT TRIGGER access_key_collection_dropped ON sql_drop
     EXECUTE FUNCTION access_key.ak_collection_dropped();
 
 -- The caller must own the table; see src/collection.c for what is created.
-CREATE FUNCTION access_key.ak_protect(collection regclass, properties_column name DEFAULT 'properties')
+CREATE FUNCTION access_key.ak_protect(collection regclass, properties_column name DEFAULT 'properties',
+                                      timestamp_column name DEFAULT NULL)
 RETURNS void
     AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION access_key.ak_protect(regclass, name)
+COMMENT ON FUNCTION access_key.ak_protect(regclass, name, name)
     IS 'makes a table a protected event collection: RLS policies for keys, autofill, append-only';
 
 CREATE FUNCTION access_key.ak_unprotect(collection regclass) RETURNS void
@@ -330,7 +331,7 @@ CREATE FUNCTION access_key.ak_unprotect(collection regclass) RETURNS void
 COMMENT ON FUNCTION access_key.ak_unprotect(regclass) IS 'undoes ak_protect';
 
 REVOKE ALL ON FUNCTION
-    access_key.ak_protect(regclass, name),
+    access_key.ak_protect(regclass, name, name),
     access_key.ak_unprotect(regclass)
 FROM PUBLIC;
 
@@ -648,4 +649,72 @@ REVOKE ALL ON FUNCTION
     access_key.ak_set_key_expiry(uuid, timestamptz),
     access_key.ak_import_key(text, access_key.access_key, timestamptz),
     access_key.ak_import_keen_key(jsonb, timestamptz)
+FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Narrower keys (docs/reference.md#collections-and-timeframes, docs/reference.md#child-keys):
+-- particular collections, tighter timeframes, and child keys bounded by their parent.
+------------------------------------------------------------------------------
+
+-- A derived key records the hash of its parent's token that derived it
+-- (rotating that token out ends the child); deleting a key cascades to its
+-- children through keys_parent_fkey, which this index serves.
+ALTER TABLE access_key.keys ADD COLUMN parent_token_hash bytea;
+ALTER TABLE access_key.keys ADD CONSTRAINT keys_parent_token_hash_length
+    CHECK (pg_catalog.octet_length(parent_token_hash) OPERATOR(pg_catalog.=) 32);
+CREATE INDEX keys_parent_id_idx ON access_key.keys (parent_id);
+
+-- A collection's event time column, named at ak_protect (NULL: the keen.timestamp property).
+ALTER TABLE access_key.collections ADD COLUMN timestamp_column name;
+
+-- The relations each stored query reads (NULL: not recorded), for keys that may read only some collections.
+ALTER TABLE access_key.saved_queries ADD COLUMN reads regclass[];
+ALTER TABLE access_key.datasets ADD COLUMN reads regclass[];
+
+-- The timeframe conjunct of the SELECT policy of a collection protected with
+-- a time column, and the STABLE bounds its B-tree index condition compares with.
+CREATE FUNCTION access_key.ak_in_timeframe_support(internal) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
+REVOKE ALL ON FUNCTION access_key.ak_in_timeframe_support(internal) FROM PUBLIC;
+
+CREATE FUNCTION access_key.ak_timeframe_earliest(collection regclass) RETURNS timestamptz
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION access_key.ak_timeframe_earliest(regclass)
+    IS 'the earliest event time the session''s key may read in a protected collection';
+
+CREATE FUNCTION access_key.ak_timeframe_latest(collection regclass) RETURNS timestamptz
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION access_key.ak_timeframe_latest(regclass)
+    IS 'the latest event time the session''s key may read in a protected collection';
+
+CREATE FUNCTION access_key.ak_in_timeframe(collection regclass, event_time timestamptz) RETURNS boolean
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE
+    SUPPORT access_key.ak_in_timeframe_support;
+COMMENT ON FUNCTION access_key.ak_in_timeframe(regclass, timestamptz)
+    IS 'whether the session''s key may read an event of this time in a protected collection';
+
+-- Child keys.  ak_derive_key is executable by PUBLIC: the session's key is
+-- the authority (it needs "keys"), as for ak_permits; it refuses without one.
+CREATE FUNCTION access_key.ak_derive_key(
+    definition access_key.access_key, expires_at timestamptz DEFAULT NULL)
+RETURNS TABLE (id uuid, key text, definition access_key.access_key,
+               created_at timestamptz, expires_at timestamptz)
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE ROWS 1;
+COMMENT ON FUNCTION access_key.ak_derive_key(access_key.access_key, timestamptz)
+    IS 'creates a child of the session''s key, never more than it; returns its token, the only time it is visible';
+
+CREATE FUNCTION access_key.ak_effective_key(id uuid) RETURNS access_key.access_key
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
+COMMENT ON FUNCTION access_key.ak_effective_key(uuid)
+    IS 'the definition a key acts with: for a child key, its own narrowed by every ancestor';
+
+CREATE FUNCTION access_key.ak_narrow(parent access_key.access_key, child access_key.access_key)
+RETURNS access_key.access_key
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION access_key.ak_narrow(access_key.access_key, access_key.access_key)
+    IS 'the effective definition of a child key under a parent''s effective definition';
+
+REVOKE ALL ON FUNCTION
+    access_key.ak_effective_key(uuid),
+    access_key.ak_narrow(access_key.access_key, access_key.access_key)
 FROM PUBLIC;

@@ -7,7 +7,7 @@ CREATE ROLE regress_cs_owner;
 CREATE ROLE regress_cs_app;
 CREATE ROLE regress_cs_admin;
 GRANT CREATE ON SCHEMA public TO regress_cs_owner;
-GRANT EXECUTE ON FUNCTION access_key.ak_protect(regclass, name) TO regress_cs_owner;
+GRANT EXECUTE ON FUNCTION access_key.ak_protect(regclass, name, name) TO regress_cs_owner;
 GRANT EXECUTE ON FUNCTION access_key.ak_check_setup(regrole) TO regress_cs_admin;
 
 -- The clean setup: a protected collection with a GIN index, SELECT and
@@ -93,7 +93,7 @@ GRANT SELECT, INSERT ON public.cs_events TO regress_cs_app;
 
 -- EXECUTE on an admin function: SECURITY DEFINER ones run as the extension's owner.
 GRANT EXECUTE ON FUNCTION access_key.ak_create_key(access_key.access_key, timestamptz) TO regress_cs_app;
-GRANT EXECUTE ON FUNCTION access_key.ak_protect(regclass, name) TO regress_cs_owner;
+GRANT EXECUTE ON FUNCTION access_key.ak_protect(regclass, name, name) TO regress_cs_owner;
 GRANT EXECUTE ON FUNCTION access_key.ak_refresh_dataset(text) TO regress_cs_group;
 GRANT regress_cs_group TO regress_cs_app;
 :new;
@@ -278,7 +278,7 @@ SELECT severity, object FROM access_key.ak_check_setup('regress_cs_super') ORDER
 DROP TABLE public.cs_events;
 SELECT format('GRANT TEMPORARY ON DATABASE %I TO PUBLIC', current_database()) \gexec
 REVOKE CREATE ON SCHEMA public FROM regress_cs_owner, regress_cs_reader;
-REVOKE EXECUTE ON FUNCTION access_key.ak_protect(regclass, name) FROM regress_cs_owner;
+REVOKE EXECUTE ON FUNCTION access_key.ak_protect(regclass, name, name) FROM regress_cs_owner;
 REVOKE EXECUTE ON FUNCTION access_key.ak_check_setup(regrole) FROM regress_cs_admin;
 SELECT access_key.ak_delete_key(id) FROM access_key.ak_list_keys('cs');
 DROP ROLE regress_cs_owner, regress_cs_app, regress_cs_admin, regress_cs_super, regress_cs_group,

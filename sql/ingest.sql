@@ -5,7 +5,7 @@ SET search_path = access_key, public;
 CREATE ROLE regress_in_owner;
 CREATE ROLE regress_in_app;
 GRANT CREATE ON SCHEMA public TO regress_in_owner;
-GRANT EXECUTE ON FUNCTION ak_protect(regclass, name) TO regress_in_owner;
+GRANT EXECUTE ON FUNCTION ak_protect(regclass, name, name) TO regress_in_owner;
 
 SET ROLE regress_in_owner;
 CREATE TABLE public.in_events (

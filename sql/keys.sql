@@ -137,13 +137,15 @@ DECLARE
     n bigint;
 BEGIN
     FOR col IN
-        SELECT c.oid::regclass AS rel, a.attname
+        SELECT c.oid::regclass AS rel, a.attname, a.atttypid = 'bytea'::regtype AS is_bytea
         FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
         WHERE c.relnamespace = 'access_key'::regnamespace AND c.relkind = 'r'
           AND a.attnum > 0 AND NOT a.attisdropped
     LOOP
-        EXECUTE format('SELECT count(*) FROM %s WHERE %I::text LIKE %L OR encode(%I::text::bytea, ''escape'') LIKE %L',
-                       col.rel, col.attname, '%' || needle || '%', col.attname, '%' || needle || '%')
+        -- Bytes are searched as raw bytes, everything else as its text.
+        EXECUTE format(CASE WHEN col.is_bytea THEN 'SELECT count(*) FROM %s WHERE encode(%I, ''escape'') LIKE %L'
+                            ELSE 'SELECT count(*) FROM %s WHERE %I::text LIKE %L' END,
+                       col.rel, col.attname, '%' || needle || '%')
             INTO n;
         hits := hits + n;
     END LOOP;

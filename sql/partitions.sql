@@ -5,7 +5,7 @@ SET search_path = access_key, public;
 CREATE ROLE regress_pt_owner;
 CREATE ROLE regress_pt_app;
 GRANT CREATE ON SCHEMA public TO regress_pt_owner;
-GRANT EXECUTE ON FUNCTION ak_protect(regclass, name), ak_unprotect(regclass) TO regress_pt_owner;
+GRANT EXECUTE ON FUNCTION ak_protect(regclass, name, name), ak_unprotect(regclass) TO regress_pt_owner;
 
 SET ROLE regress_pt_owner;
 CREATE TABLE public.pt_events (at timestamptz NOT NULL, properties jsonb NOT NULL) PARTITION BY RANGE (at);

@@ -5,7 +5,7 @@ SET search_path = access_key, public;
 CREATE ROLE regress_rf_admin;
 CREATE ROLE regress_rf_app;
 GRANT CREATE ON SCHEMA public TO regress_rf_admin;
-GRANT EXECUTE ON FUNCTION ak_protect(regclass, name), ak_create_saved_query(text, text, interval),
+GRANT EXECUTE ON FUNCTION ak_protect(regclass, name, name), ak_create_saved_query(text, text, interval),
     ak_update_saved_query(text, text, interval), ak_create_dataset(text, text, text[]),
     ak_create_dataset(text, text, text[], interval), ak_refresh_due(),
     ak_schedule_refresh(text), ak_unschedule_refresh() TO regress_rf_admin;

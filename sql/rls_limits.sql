@@ -6,7 +6,7 @@ SET max_parallel_workers_per_gather = 0;
 CREATE ROLE regress_rl_owner;
 CREATE ROLE regress_rl_app;
 GRANT CREATE ON SCHEMA public TO regress_rl_owner;
-GRANT EXECUTE ON FUNCTION access_key.ak_protect(regclass, name) TO regress_rl_owner;
+GRANT EXECUTE ON FUNCTION access_key.ak_protect(regclass, name, name) TO regress_rl_owner;
 
 -- 10 events: 2 of acme's, 8 of globex's.  event_id is chosen by the tenant.
 SET ROLE regress_rl_owner;
@@ -181,5 +181,5 @@ SELECT format('GRANT TEMPORARY ON DATABASE %I TO PUBLIC', current_database()) \g
 DROP TABLE public.rl_events;
 SELECT access_key.ak_delete_key(id) FROM access_key.ak_list_keys() WHERE name LIKE 'rl %';
 REVOKE CREATE ON SCHEMA public FROM regress_rl_owner;
-REVOKE EXECUTE ON FUNCTION access_key.ak_protect(regclass, name) FROM regress_rl_owner;
+REVOKE EXECUTE ON FUNCTION access_key.ak_protect(regclass, name, name) FROM regress_rl_owner;
 DROP ROLE regress_rl_owner, regress_rl_app;

@@ -3,7 +3,7 @@ SET search_path = access_key, public;
 CREATE ROLE regress_ak_owner;
 CREATE ROLE regress_ak_app;
 GRANT CREATE ON SCHEMA public TO regress_ak_owner;
-GRANT EXECUTE ON FUNCTION ak_protect(regclass, name), ak_create_saved_query(text, text, interval),
+GRANT EXECUTE ON FUNCTION ak_protect(regclass, name, name), ak_create_saved_query(text, text, interval),
     ak_update_saved_query(text, text, interval), ak_delete_saved_query(text),
     ak_refresh_cached_queries() TO regress_ak_owner;
 

@@ -3,7 +3,7 @@ SET search_path = access_key, public;
 CREATE ROLE regress_ak_owner;
 CREATE ROLE regress_ak_app;
 GRANT CREATE ON SCHEMA public TO regress_ak_owner;
-GRANT EXECUTE ON FUNCTION ak_protect(regclass, name) TO regress_ak_owner;
+GRANT EXECUTE ON FUNCTION ak_protect(regclass, name, name) TO regress_ak_owner;
 
 SET ROLE regress_ak_owner;
 CREATE TABLE public.events (id serial, properties jsonb NOT NULL);

@@ -8,7 +8,7 @@ CREATE ROLE regress_ak_app;
 -- A role an administrator wrongly granted EXECUTE on the trigger functions.
 CREATE ROLE regress_ak_granted;
 GRANT CREATE ON SCHEMA public TO regress_ak_owner, regress_ak_app, regress_ak_granted;
-GRANT EXECUTE ON FUNCTION ak_protect(regclass, name) TO regress_ak_owner;
+GRANT EXECUTE ON FUNCTION ak_protect(regclass, name, name) TO regress_ak_owner;
 
 SET ROLE regress_ak_owner;
 CREATE TABLE public.events (id serial, properties jsonb NOT NULL DEFAULT '{}');

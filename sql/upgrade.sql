@@ -107,13 +107,22 @@ SELECT access_key.ak_use_key(:'writer') IS NOT NULL AS keyed;
 SELECT * FROM access_key.ak_list_saved_queries();
 ROLLBACK;
 RESET ROLE;
+-- Schema admins of a 1.0 database hold EXECUTE on 1.0's two-argument ak_protect.
+SET ROLE regress_ak_owner;
+SELECT count(*) AS collections_for_a_1_0_schema_admin FROM access_key.ak_collections();
+RESET ROLE;
 
 ALTER EXTENSION access_key UPDATE;
 SELECT extversion = (SELECT default_version FROM pg_available_extensions WHERE name = 'access_key') AS current
 FROM pg_extension WHERE extname = 'access_key';
 -- The 1.0 collection is in the catalog, its grant kept; it still works.
 SELECT collection, properties_column FROM access_key.collections;
-SELECT has_function_privilege('regress_ak_owner', 'access_key.ak_protect(regclass, name)', 'EXECUTE') AS grant_kept;
+SELECT has_function_privilege('regress_ak_owner', 'access_key.ak_protect(regclass, name, name)', 'EXECUTE') AS grant_kept;
+-- ... as the admin's own grant, not as an initial privilege of the extension
+-- (pg_dump leaves those out, so a restore would lose it).
+SELECT NOT EXISTS (SELECT FROM pg_init_privs AS i, aclexplode(i.initprivs) AS a
+                   WHERE i.objoid = 'access_key.ak_protect(regclass, name, name)'::regprocedure
+                     AND a.grantee = 'regress_ak_owner'::regrole) AS not_an_initial_privilege;
 SET ROLE regress_ak_app;
 BEGIN;
 SELECT access_key.ak_use_key(:'writer') IS NOT NULL AS keyed;
@@ -124,7 +133,7 @@ RESET ROLE;
 SET ROLE regress_ak_owner;
 SELECT access_key.ak_unprotect('public.old_events');
 RESET ROLE;
-REVOKE EXECUTE ON FUNCTION access_key.ak_protect(regclass, name), access_key.ak_unprotect(regclass)
+REVOKE EXECUTE ON FUNCTION access_key.ak_protect(regclass, name, name), access_key.ak_unprotect(regclass)
     FROM regress_ak_owner;
 
 CREATE TEMP TABLE upgraded AS SELECT * FROM pg_temp.extension_objects();

@@ -7,6 +7,7 @@
 
 #include "compat.h"
 #include "last_used.h"
+#include "key_scope.h"
 #include "schema.h"
 #include "session.h"
 
@@ -28,5 +29,6 @@ _PG_init(void)
 	AkSessionInit();
 	AkSchemaInit();
 	AkLastUsedInit();
+	AkKeyScopeInit();
 	AkReserveGucPrefix("access_key");
 }

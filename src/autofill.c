@@ -9,6 +9,7 @@
 #include "collection.h"
 #include "compat.h"
 #include "jsonb_util.h"
+#include "key_scope.h"
 #include "session.h"
 
 #include "catalog/pg_type.h"
@@ -22,12 +23,8 @@ PG_FUNCTION_INFO_V1(ak_autofill);
 PG_FUNCTION_INFO_V1(ak_autofill_definition);
 PG_FUNCTION_INFO_V1(ak_autofill_trigger);
 
-/*
- * Pushes base deep-merged with overlay: members of both that are objects
- * merge recursively; on any other conflict the overlay's value wins.
- */
-static JsonbValue *
-PushMerged(JsonbParseState **state, JsonbContainer *base, JsonbContainer *overlay)
+JsonbValue *
+AkPushMergedObject(JsonbParseState **state, JsonbContainer *base, JsonbContainer *overlay)
 {
 	JsonbIterator *it;
 	JsonbValue	key;
@@ -54,7 +51,7 @@ PushMerged(JsonbParseState **state, JsonbContainer *base, JsonbContainer *overla
 		if (over == NULL)
 			pushJsonbValue(state, WJB_VALUE, &v);
 		else if (AkIsObject(over) && AkIsObject(&v))
-			PushMerged(state, v.val.binary.data, over->val.binary.data);
+			AkPushMergedObject(state, v.val.binary.data, over->val.binary.data);
 		else
 			pushJsonbValue(state, WJB_VALUE, over);
 	}
@@ -98,7 +95,7 @@ Autofill(JsonbValue *autofill, Jsonb *properties)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("event properties must be a JSON object"),
 				 errdetail("The key autofills properties, which needs an object to merge into.")));
-	return JsonbValueToJsonb(PushMerged(&state, &properties->root, autofill->val.binary.data));
+	return JsonbValueToJsonb(AkPushMergedObject(&state, &properties->root, autofill->val.binary.data));
 }
 
 /* ak_autofill(properties): merges the session key's autofill; unchanged without a key. */
@@ -233,6 +230,7 @@ ak_autofill_trigger(PG_FUNCTION_ARGS)
 				 errmsg("access key does not permit writes"),
 				 errdetail("Inserting into protected collection \"%s\" needs the \"writes\" permission.",
 						   RelationGetRelationName(td->tg_relation))));
+	AkRequireWritableCollection(AkSessionContextView()->scope, RelationGetRelid(td->tg_relation));
 	if ((autofill = AutofillOf(key->definition)) == NULL)
 		return PointerGetDatum(td->tg_trigtuple);
 

@@ -89,17 +89,32 @@ AkCatalogScan(const char *relname, AkCatalogSnapshot snapshot, TupleDesc *desc)
 }
 
 Datum
-AkCatalogColumn(HeapTuple tuple, TupleDesc desc, const char *column, bool *isnull)
+AkCatalogColumnIfExists(HeapTuple tuple, TupleDesc desc, const char *column, bool *isnull, bool *exists)
 {
 	for (int i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 
 		if (!att->attisdropped && strcmp(NameStr(att->attname), column) == 0)
+		{
+			*exists = true;
 			return heap_getattr(tuple, i + 1, desc, isnull);
+		}
 	}
-	elog(ERROR, "column \"%s\" is missing from an access_key table", column);
+	*exists = false;
+	*isnull = true;
 	return (Datum) 0;
+}
+
+Datum
+AkCatalogColumn(HeapTuple tuple, TupleDesc desc, const char *column, bool *isnull)
+{
+	bool		exists;
+	Datum		d = AkCatalogColumnIfExists(tuple, desc, column, isnull, &exists);
+
+	if (!exists)
+		elog(ERROR, "column \"%s\" is missing from an access_key table", column);
+	return d;
 }
 
 Oid

@@ -52,6 +52,10 @@ extern List *AkCatalogScan(const char *relname, AkCatalogSnapshot snapshot, Tupl
 /* A column of a fetched row by name, or (Datum) 0 with *isnull set. */
 extern Datum AkCatalogColumn(HeapTuple tuple, TupleDesc desc, const char *column, bool *isnull);
 
+/* The same for a column a later extension version added: *exists false (and *isnull true) without it. */
+extern Datum AkCatalogColumnIfExists(HeapTuple tuple, TupleDesc desc, const char *column, bool *isnull,
+									 bool *exists);
+
 /*
  * Runs SQL (a change to the extension's tables, or DDL only the extension
  * may do) as the extension's owner, with search_path pg_catalog, pg_temp, in

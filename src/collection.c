@@ -43,26 +43,50 @@ PG_FUNCTION_INFO_V1(ak_protect);
 PG_FUNCTION_INFO_V1(ak_unprotect);
 PG_FUNCTION_INFO_V1(ak_collection_dropped);
 
-AkCollectionLookup
-AkFetchCollection(Oid relid, char **properties_column)
+/* The catalog row of relid (or of its partition root), or NULL. */
+static HeapTuple
+FetchCollectionRow(Oid relid, TupleDesc *desc)
 {
-	Oid			catalog = AkCatalogRelidIfExists("collections");
 	ScanKeyData key;
-	TupleDesc	desc;
 	HeapTuple	row;
-	bool		isnull;
 
-	if (!OidIsValid(catalog))
-		return AK_COLLECTION_NO_CATALOG;
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
-	row = AkCatalogFetch("collections", AK_CATALOG_LATEST_SNAPSHOT, 1, &key, &desc);
+	row = AkCatalogFetch("collections", AK_CATALOG_LATEST_SNAPSHOT, 1, &key, desc);
 	/* A partition of a protected table counts as its root. */
 	if (row == NULL && get_rel_relispartition(relid))
 	{
 		ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ,
 					ObjectIdGetDatum(llast_oid(get_partition_ancestors(relid))));
-		row = AkCatalogFetch("collections", AK_CATALOG_LATEST_SNAPSHOT, 1, &key, &desc);
+		row = AkCatalogFetch("collections", AK_CATALOG_LATEST_SNAPSHOT, 1, &key, desc);
 	}
+	return row;
+}
+
+char *
+AkFetchCollectionTimeColumn(Oid relid)
+{
+	TupleDesc	desc;
+	HeapTuple	row;
+	bool		isnull;
+	bool		exists;
+	Datum		d;
+
+	if (!OidIsValid(AkCatalogRelidIfExists("collections")) || (row = FetchCollectionRow(relid, &desc)) == NULL)
+		return NULL;
+	d = AkCatalogColumnIfExists(row, desc, "timestamp_column", &isnull, &exists);
+	return isnull ? NULL : pstrdup(NameStr(*DatumGetName(d)));
+}
+
+AkCollectionLookup
+AkFetchCollection(Oid relid, char **properties_column)
+{
+	TupleDesc	desc;
+	HeapTuple	row;
+	bool		isnull;
+
+	if (!OidIsValid(AkCatalogRelidIfExists("collections")))
+		return AK_COLLECTION_NO_CATALOG;
+	row = FetchCollectionRow(relid, &desc);
 	if (row == NULL)
 		return AK_COLLECTION_NOT_REGISTERED;
 	if (properties_column)
@@ -175,12 +199,28 @@ AkQualifiedName(Oid relid)
 	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
 }
 
-char *
-AkSelectPolicySql(const char *table, Oid collection, const char *column)
+/*
+ * The USING expression of the SELECT policy: the key's filters (and
+ * collections, and keen.timestamp timeframes); with a time column, also the
+ * timeframe on that column, which a B-tree index on it can serve.
+ */
+static char *
+SelectPolicyUsing(Oid relid, const char *properties_column, const char *time_column)
 {
-	return psprintf("CREATE POLICY access_key_select ON %s FOR SELECT"
-					" USING (access_key.ak_filter_row('%u'::pg_catalog.regclass, %s))",
-					table, collection, quote_identifier(column));
+	char	   *filter_row = psprintf("access_key.ak_filter_row('%u'::pg_catalog.regclass, %s)",
+									  relid, quote_identifier(properties_column));
+
+	if (time_column == NULL)
+		return filter_row;
+	return psprintf("%s AND access_key.ak_in_timeframe('%u'::pg_catalog.regclass, %s)",
+					filter_row, relid, quote_identifier(time_column));
+}
+
+char *
+AkSelectPolicySql(const char *table, Oid collection, const char *column, const char *time_column)
+{
+	return psprintf("CREATE POLICY access_key_select ON %s FOR SELECT USING (%s)",
+					table, SelectPolicyUsing(collection, column, time_column));
 }
 
 char *
@@ -205,9 +245,38 @@ AkAppendOnlyTriggerSql(const char *table)
 }
 
 /*
- * ak_protect(collection regclass, properties_column name): row-level
- * security with the two policies, the autofill and append-only triggers,
- * and a row in access_key.collections.  The caller must own the table; the
+ * ak_protect's optional timestamp_column (argument 2, absent when called
+ * through 1.0's two-argument declaration): NULL, or a timestamptz column of
+ * the table, which then holds the events' time for key timeframes.
+ */
+static char *
+TimeColumnArg(FunctionCallInfo fcinfo, Oid relid, const char *table)
+{
+	char	   *column;
+	AttrNumber	attnum;
+
+	if (PG_NARGS() < 3 || PG_ARGISNULL(2))
+		return NULL;
+	column = NameStr(*PG_GETARG_NAME(2));
+	attnum = get_attnum(relid, column);
+	if (attnum <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of relation %s does not exist", column, table),
+				 errhint("Name the timestamptz column holding each event's time as timestamp_column, or leave it out to use the keen.timestamp property.")));
+	if (get_atttype(relid, attnum) != TIMESTAMPTZOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" of relation %s is of type %s, not timestamp with time zone",
+						column, table, format_type_be(get_atttype(relid, attnum))),
+				 errhint("Key timeframes compare event times as timestamptz; convert the column with ALTER TABLE ... TYPE timestamptz.")));
+	return column;
+}
+
+/*
+ * ak_protect(collection regclass, properties_column name, timestamp_column
+ * name): row-level security with the two policies, the autofill and
+ * append-only triggers, and a row in access_key.collections.  The caller must own the table; the
  * triggers are created as the extension's owner, because their functions
  * are not executable by PUBLIC (anyone who could attach them could point
  * them at tables that are not collections).
@@ -220,8 +289,9 @@ ak_protect(PG_FUNCTION_ARGS)
 	char	   *table;
 	char		relkind;
 	AttrNumber	attnum;
-	Oid			types[2] = {OIDOID, NAMEOID};
-	Datum		args[2];
+	char	   *time_column;
+	Oid			types[3] = {OIDOID, NAMEOID, NAMEOID};
+	Datum		args[3];
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -251,6 +321,7 @@ ak_protect(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("column \"%s\" of relation %s is of type %s, not jsonb",
 						column, table, format_type_be(get_atttype(relid, attnum)))));
+	time_column = TimeColumnArg(fcinfo, relid, table);
 	if (AkFetchCollection(relid, NULL) == AK_COLLECTION_REGISTERED)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
@@ -259,7 +330,7 @@ ak_protect(PG_FUNCTION_ARGS)
 
 	/* What the owner may do, as the owner. */
 	ExecuteDdl(psprintf("ALTER TABLE %s ENABLE ROW LEVEL SECURITY", table));
-	ExecuteDdl(AkSelectPolicySql(table, relid, column));
+	ExecuteDdl(AkSelectPolicySql(table, relid, column, time_column));
 	ExecuteDdl(AkInsertPolicySql(table));
 
 	/* The triggers and the catalog row, as the extension's owner. */
@@ -273,10 +344,17 @@ ak_protect(PG_FUNCTION_ARGS)
 	AkCatalogExecute(AkAppendOnlyTriggerSql(table), 0, NULL, NULL, NULL);
 	args[0] = ObjectIdGetDatum(relid);
 	args[1] = PG_GETARG_DATUM(1);
-	AkCatalogExecute("INSERT INTO access_key.collections (collection, properties_column) VALUES ($1, $2)",
-				 2, types, args, NULL);
+	if (time_column == NULL)
+		AkCatalogExecute("INSERT INTO access_key.collections (collection, properties_column) VALUES ($1, $2)",
+						 2, types, args, NULL);
+	else
+	{
+		args[2] = PG_GETARG_DATUM(2);
+		AkCatalogExecute("INSERT INTO access_key.collections (collection, properties_column, timestamp_column)"
+						 " VALUES ($1, $2, $3)", 3, types, args, NULL);
+	}
 	if (relkind == RELKIND_PARTITIONED_TABLE)
-		AkProtectPartitions(relid, column);
+		AkProtectPartitions(relid, column, time_column);
 	PG_RETURN_VOID();
 }
 

@@ -29,6 +29,12 @@ typedef enum AkCollectionLookup
  */
 extern AkCollectionLookup AkFetchCollection(Oid relid, char **properties_column);
 
+/*
+ * The event time column named at ak_protect for relid (or its partition
+ * root), or NULL: none, or not a protected collection.
+ */
+extern char *AkFetchCollectionTimeColumn(Oid relid);
+
 /* The relids of every protected collection, in catalog order. */
 extern List *AkCollectionRelids(void);
 
@@ -40,7 +46,8 @@ extern char *AkQualifiedName(Oid relid);
  * a table (the collection itself, or a partition of it, whose
  * SELECT policy names the collection).
  */
-extern char *AkSelectPolicySql(const char *table, Oid collection, const char *column);
+extern char *AkSelectPolicySql(const char *table, Oid collection, const char *column,
+							   const char *time_column);
 extern char *AkInsertPolicySql(const char *table);
 extern char *AkAppendOnlyTriggerSql(const char *table);
 extern char *AkAutofillTriggerSql(const char *table, const char *column);

@@ -19,6 +19,7 @@
 #include "catalog.h"
 #include "admin.h"
 #include "jsonb_util.h"
+#include "key_scope.h"
 #include "permits.h"
 #include "sql_runner.h"
 #include "stored_sql.h"
@@ -292,6 +293,7 @@ ak_create_dataset(PG_FUNCTION_ARGS)
 	char	   *name;
 	char	   *query;
 	List	   *columns;
+	List	   *reads;
 	Dataset		ds;
 	Interval   *rate;
 	Oid			types[6] = {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, OIDOID, INTERVALOID};
@@ -305,7 +307,7 @@ ak_create_dataset(PG_FUNCTION_ARGS)
 				 errmsg("the name, query and index_by of a dataset must not be null")));
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	AkCheckResourceName("dataset", name);
-	query = AkCheckStoredQuery(text_to_cstring(PG_GETARG_TEXT_PP(1)), &columns);
+	query = AkCheckStoredQueryReads(text_to_cstring(PG_GETARG_TEXT_PP(1)), &columns, &reads);
 	CheckIndexBy(PG_GETARG_ARRAYTYPE_P(2), columns);
 	rate = CheckDatasetRefreshRate(fcinfo, 3);
 	if (FetchDataset(name, &ds))
@@ -327,6 +329,8 @@ ak_create_dataset(PG_FUNCTION_ARGS)
 					 : "INSERT INTO access_key.datasets (name, query, index_by, search_path, owner)"
 					 " VALUES ($1, $2, $3, $4, $5)",
 					 PG_NARGS() > 3 ? 6 : 5, types, args, nulls);
+	/* What it reads, for keys limited to some collections (key_scope.h). */
+	AkRecordStoredQueryReads("datasets", name, reads);
 	/* Its first rows, as the caller: a key never finds it without any. */
 	if (!LockDataset(name, &ds))
 		elog(ERROR, "dataset \"%s\" vanished while it was created", name);
@@ -514,6 +518,8 @@ ak_dataset_results(PG_FUNCTION_ARGS)
 	JsonbIteratorToken tok;
 
 	RequireDataset(name, &ds);
+	if (key)
+		AkRequireStoredQueryReadable("datasets", name, "dataset");
 	props = IndexProperties(&ds, &n);
 
 	if (!JB_ROOT_IS_OBJECT(requested))

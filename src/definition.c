@@ -233,8 +233,9 @@ AkDefinitionFromText(const char *text, int len)
 static const char *const member_rank[] = {
 	"name", "is_active", "permitted", "options",
 	"writes", "queries", "saved_queries", "cached_queries", "datasets", "schema",
-	"autofill", "operations", "allowed", "blocked", "filters", "index_by",
+	"autofill", "collections", "timeframe", "operations", "allowed", "blocked", "filters", "index_by",
 	"property_name", "operator", "property_value", "operands",
+	"start", "end",
 };
 
 /* Members whose values are user data, printed as stored. */

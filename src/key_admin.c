@@ -150,11 +150,12 @@ AkLockKey(const pg_uuid_t *id, AkLockedKey *key)
 
 void
 AkStoreNewKey(AccessKey definition, const TimestampTz *expires_at, const pg_uuid_t *parent_id,
-			  const char *token, size_t token_len, pg_uuid_t *id, TimestampTz *created_at)
+			  const uint8 *parent_token_hash, const char *token, size_t token_len,
+			  pg_uuid_t *id, TimestampTz *created_at)
 {
-	Oid			key_types[3] = {AkAccessKeyTypeOid(), TIMESTAMPTZOID, UUIDOID};
-	Datum		key_args[3];
-	char		key_nulls[3] = {' ', ' ', ' '};
+	Oid			key_types[4] = {AkAccessKeyTypeOid(), TIMESTAMPTZOID, UUIDOID, BYTEAOID};
+	Datum		key_args[4];
+	char		key_nulls[4] = {' ', ' ', ' ', ' '};
 	Oid			token_types[2] = {BYTEAOID, UUIDOID};
 	Datum		token_args[2];
 	HeapTuple	row;
@@ -166,9 +167,22 @@ AkStoreNewKey(AccessKey definition, const TimestampTz *expires_at, const pg_uuid
 	key_nulls[1] = expires_at ? ' ' : 'n';
 	key_args[2] = parent_id ? UUIDPGetDatum(parent_id) : (Datum) 0;
 	key_nulls[2] = parent_id ? ' ' : 'n';
-	row = AkCatalogExecuteReturning("INSERT INTO access_key.keys (definition, expires_at, parent_id)"
-									" VALUES ($1, $2, $3) RETURNING id, created_at",
-									3, key_types, key_args, key_nulls, &desc);
+	if (parent_token_hash)
+	{
+		bytea	   *hash = palloc(VARHDRSZ + AK_TOKEN_HASH_BYTES);
+
+		SET_VARSIZE(hash, VARHDRSZ + AK_TOKEN_HASH_BYTES);
+		memcpy(VARDATA(hash), parent_token_hash, AK_TOKEN_HASH_BYTES);
+		key_args[3] = PointerGetDatum(hash);
+	}
+	else
+	{
+		key_args[3] = (Datum) 0;
+		key_nulls[3] = 'n';
+	}
+	row = AkCatalogExecuteReturning("INSERT INTO access_key.keys (definition, expires_at, parent_id, parent_token_hash)"
+									" VALUES ($1, $2, $3, $4) RETURNING id, created_at",
+									4, key_types, key_args, key_nulls, &desc);
 	memcpy(id, DatumGetUUIDP(AkCatalogColumn(row, desc, "id", &isnull)), sizeof(pg_uuid_t));
 	*created_at = DatumGetTimestampTz(AkCatalogColumn(row, desc, "created_at", &isnull));
 
@@ -185,6 +199,44 @@ AkStoreNewKey(AccessKey definition, const TimestampTz *expires_at, const pg_uuid
 				 errhint("access_key.ak_key_id(token) tells which key holds it.")));
 }
 
+void
+AkCreateKeyWithToken(FunctionCallInfo fcinfo, AccessKey definition, int expires_argno,
+					 const pg_uuid_t *parent_id, const uint8 *parent_token_hash, AkAuditOperation operation)
+{
+	AkResultSet rs;
+	char		token[AK_TOKEN_LEN + 1];
+	bool		never_expires = PG_ARGISNULL(expires_argno);
+	TimestampTz expires_at = never_expires ? 0 : PG_GETARG_TIMESTAMPTZ(expires_argno);
+	pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
+	TimestampTz created_at;
+	AkAuditChanges changes;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+
+	definition = AkDefinitionWithoutFlags(definition);
+	if (!never_expires)
+		AkCheckExpiryInFuture(expires_at);
+	rs = AkBeginResultSet(fcinfo);
+
+	AkGenerateToken(token);
+	AkStoreNewKey(definition, never_expires ? NULL : &expires_at, parent_id, parent_token_hash,
+				  token, AK_TOKEN_LEN, id, &created_at);
+
+	AkAuditChangesInit(&changes);
+	AkAuditChangesAddDefinition(&changes, "definition", definition);
+	AkAuditChangesAddTimestamp(&changes, "expires_at", expires_at, never_expires);
+	AkAuditKeyChange(operation, id, parent_id, AkAuditChangesFinish(&changes));
+
+	values[0] = UUIDPGetDatum(id);
+	values[1] = PointerGetDatum(cstring_to_text_with_len(token, AK_TOKEN_LEN));
+	sodium_memzero(token, sizeof(token));
+	values[2] = PointerGetDatum(definition);
+	values[3] = TimestampTzGetDatum(created_at);
+	values[4] = never_expires ? (Datum) 0 : TimestampTzGetDatum(expires_at);
+	nulls[4] = never_expires;
+	AkResultSetAppend(&rs, values, nulls);
+}
+
 /*
  * ak_create_key(definition, expires_at): stores a key and the hash of a new
  * token; returns (id, key, definition, created_at, expires_at), the only
@@ -193,42 +245,8 @@ AkStoreNewKey(AccessKey definition, const TimestampTz *expires_at, const pg_uuid
 Datum
 ak_create_key(PG_FUNCTION_ARGS)
 {
-	AccessKey	definition;
-	AkResultSet rs;
-	char		token[AK_TOKEN_LEN + 1];
-	TimestampTz expires_at = 0;
-	pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
-	TimestampTz created_at;
-	AkAuditChanges changes;
-	Datum		values[5];
-	bool		nulls[5] = {false, false, false, false, false};
-
 	AkRequireNoSessionKey("ak_create_key");
-	definition = AkDefinitionWithoutFlags(DefinitionArg(fcinfo, 0));
-	if (!PG_ARGISNULL(1))
-	{
-		expires_at = PG_GETARG_TIMESTAMPTZ(1);
-		AkCheckExpiryInFuture(expires_at);
-	}
-	rs = AkBeginResultSet(fcinfo);
-
-	AkGenerateToken(token);
-	AkStoreNewKey(definition, PG_ARGISNULL(1) ? NULL : &expires_at, NULL, token, AK_TOKEN_LEN,
-				  id, &created_at);
-
-	AkAuditChangesInit(&changes);
-	AkAuditChangesAddDefinition(&changes, "definition", definition);
-	AkAuditChangesAddTimestamp(&changes, "expires_at", expires_at, PG_ARGISNULL(1));
-	AkAuditKeyChange(AK_AUDIT_CREATE, id, NULL, AkAuditChangesFinish(&changes));
-
-	values[0] = UUIDPGetDatum(id);
-	values[1] = PointerGetDatum(cstring_to_text_with_len(token, AK_TOKEN_LEN));
-	sodium_memzero(token, sizeof(token));
-	values[2] = PointerGetDatum(definition);
-	values[3] = TimestampTzGetDatum(created_at);
-	values[4] = PG_ARGISNULL(1) ? (Datum) 0 : TimestampTzGetDatum(expires_at);
-	nulls[4] = PG_ARGISNULL(1);
-	AkResultSetAppend(&rs, values, nulls);
+	AkCreateKeyWithToken(fcinfo, DefinitionArg(fcinfo, 0), 1, NULL, NULL, AK_AUDIT_CREATE);
 	return (Datum) 0;
 }
 

@@ -16,6 +16,7 @@
 #include "postgres.h"
 
 #include "compat.h"
+#include "vocabulary.h"
 #include "definition.h"
 
 #include "fmgr.h"
@@ -52,13 +53,24 @@ extern void AkLockKey(const pg_uuid_t *id, AkLockedKey *key);
 #define AkLockedKeyParent(key) ((key)->has_parent ? &(key)->parent_id : NULL)
 
 /*
- * Stores a new key (expires_at and parent_id may be NULL) with the hash of
+ * Stores a new key (expires_at, parent_id, parent_token_hash may be NULL) with the hash of
  * its first token; sets *id and *created_at.  The definition is stored
  * without flags.  A token some key already has raises 42710, without
  * revealing which key or hash.
  */
 extern void AkStoreNewKey(AccessKey definition, const TimestampTz *expires_at,
-						  const pg_uuid_t *parent_id, const char *token, size_t token_len,
-						  pg_uuid_t *id, TimestampTz *created_at);
+						  const pg_uuid_t *parent_id, const uint8 *parent_token_hash,
+						  const char *token, size_t token_len, pg_uuid_t *id, TimestampTz *created_at);
+
+/*
+ * Creates a key with a new token (AkStoreNewKey; the expiry is argument
+ * expires_argno of fcinfo, NULL for never), records operation in the audit
+ * log, and returns the key as the one row of fcinfo's result set: (id, key,
+ * definition, created_at, expires_at), the only time the token is visible.
+ * parent_id and parent_token_hash are those of a derived key, else NULL.
+ */
+extern void AkCreateKeyWithToken(FunctionCallInfo fcinfo, AccessKey definition, int expires_argno,
+								 const pg_uuid_t *parent_id, const uint8 *parent_token_hash,
+								 AkAuditOperation operation);
 
 #endif							/* ACCESS_KEY_KEY_ADMIN_H */

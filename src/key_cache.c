@@ -4,6 +4,7 @@
 #include "postgres.h"
 
 #include "key_cache.h"
+#include "key_scope.h"
 #include "prefilter.h"
 
 #include "utils/guc.h"
@@ -30,6 +31,7 @@ InvalidateKeyCache(Datum arg, Oid relid)
 {
 	if (!OidIsValid(relid) || AkIsKeyTable(relid))
 		epoch++;
+	AkKeyScopeRelcacheChanged();
 }
 
 void
@@ -159,6 +161,7 @@ AkKeyCacheView(AkCachedKey *entry, AkContext context)
 		view->permitted = entry->active && AkPermitsAction(entry->key.definition, AkContextAction(context));
 		view->filters = AkCompileFilters(entry->key.definition, context);
 		view->prefilter = AkFiltersPrefilter(view->filters);
+		view->scope = AkCompileKeyScope(entry->key.definition);
 		MemoryContextSwitchTo(old);
 		entry->view_ready[context] = true;
 	}

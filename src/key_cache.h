@@ -32,6 +32,7 @@ typedef struct AkContextView
 	bool		permitted;		/* active and the context's action permitted */
 	AkFilterList *filters;		/* the context's compiled filters */
 	char	   *prefilter;		/* jsonpath for GIN indexes, or NULL */
+	struct AkKeyScope *scope;	/* collections and timeframe (key_scope.h) */
 } AkContextView;
 
 typedef struct AkCachedKey

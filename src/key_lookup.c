@@ -7,6 +7,7 @@
 #include "compat.h"
 #include "key_lookup.h"
 #include "catalog.h"
+#include "key_chain.h"
 
 #include "access/stratnum.h"
 #include "commands/trigger.h"
@@ -67,6 +68,7 @@ AkFetchKeyByTokenHash(const uint8 *hash, AkStoredKey *key)
 	d = AkCatalogColumn(key_row, desc, "definition", &isnull);
 	key->definition = DatumGetAccessKey(PointerGetDatum(PG_DETOAST_DATUM_COPY(d)));
 	key->expires_at = TimestampOrNoEnd(key_row, desc, "expires_at");
+	AkApplyKeyChain(key, key_row, desc);
 	return true;
 }
 

@@ -23,6 +23,8 @@ typedef struct AkStoredKey
 	AccessKey	definition;		/* allocated in the caller's context */
 	TimestampTz expires_at;		/* DT_NOEND when the key never expires */
 	TimestampTz token_valid_until;	/* DT_NOEND unless the token was rotated out */
+	/* Child keys (key_chain.c): definition and expires_at above are the effective ones. */
+	const char *chain_problem;	/* why an ancestor makes the key invalid, or NULL */
 } AkStoredKey;
 
 /* Finds the key whose token has this hash; false when there is none. */

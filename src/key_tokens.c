@@ -228,7 +228,7 @@ ImportKey(TokenArg *token, AccessKey definition, FunctionCallInfo fcinfo, int ex
 	if (expires)
 		AkCheckExpiryInFuture(expires_at);
 	definition = AkDefinitionWithoutFlags(definition);
-	AkStoreNewKey(definition, expires ? &expires_at : NULL, NULL, token->chars, token->len,
+	AkStoreNewKey(definition, expires ? &expires_at : NULL, NULL, NULL, token->chars, token->len,
 				  id, &created_at);
 	ForgetToken(token);
 

@@ -111,7 +111,7 @@ PartitionsOf(Oid root)
 }
 
 static void
-ProtectPartitions(Oid root, const char *column)
+ProtectPartitions(Oid root, const char *column, const char *time_column)
 {
 	ListCell   *lc;
 
@@ -123,7 +123,7 @@ ProtectPartitions(Oid root, const char *column)
 		if (!HasPolicy(part, "access_key_select"))
 		{
 			Execute(psprintf("ALTER TABLE %s ENABLE ROW LEVEL SECURITY", table));
-			Execute(AkSelectPolicySql(table, root, column));
+			Execute(AkSelectPolicySql(table, root, column, time_column));
 		}
 		if (!HasPolicy(part, "access_key_insert"))
 			Execute(AkInsertPolicySql(table));
@@ -168,14 +168,14 @@ AkUnprotectPartitions(Oid root)
 }
 
 void
-AkProtectPartitions(Oid root, const char *column)
+AkProtectPartitions(Oid root, const char *column, const char *time_column)
 {
 	bool		was_changing = changing_partitions;
 
 	changing_partitions = true;
 	PG_TRY();
 	{
-		ProtectPartitions(root, column);
+		ProtectPartitions(root, column, time_column);
 	}
 	PG_FINALLY();
 	{
@@ -216,7 +216,7 @@ TableChanged(Oid relid)
 	root = RootOf(relid);
 	if (get_rel_relkind(root) != RELKIND_PARTITIONED_TABLE || (column = RegisteredColumn(root)) == NULL)
 		return;
-	ProtectPartitions(root, column);
+	ProtectPartitions(root, column, AkFetchCollectionTimeColumn(root));
 }
 
 /*
@@ -228,10 +228,12 @@ PartitionDetached(Oid relid, Oid parent)
 {
 	Oid			old_root = RootOf(parent);
 	char	   *column = RegisteredColumn(old_root);
+	char	   *time_column = AkFetchCollectionTimeColumn(old_root);
 	List	   *tables;
 	ListCell   *lc;
-	Oid			types[2] = {OIDOID, NAMEOID};
-	Datum		args[2];
+	Oid			types[3] = {OIDOID, NAMEOID, NAMEOID};
+	Datum		args[3];
+	char		nulls[3] = {' ', ' ', ' '};
 
 	if (column == NULL || !OidIsValid(relid) || get_rel_relispartition(relid))
 		return;					/* not protected, gone, or a detach still pending */
@@ -244,12 +246,14 @@ PartitionDetached(Oid relid, Oid parent)
 
 		if (HasPolicy(lfirst_oid(lc), "access_key_select"))
 			Execute(psprintf("DROP POLICY access_key_select ON %s", t));
-		Execute(AkSelectPolicySql(t, relid, column));
+		Execute(AkSelectPolicySql(t, relid, column, time_column));
 	}
 	args[0] = ObjectIdGetDatum(relid);
 	args[1] = DirectFunctionCall1(namein, CStringGetDatum(column));
-	AkCatalogExecute("INSERT INTO access_key.collections (collection, properties_column) VALUES ($1, $2)",
-					 2, types, args, NULL);
+	args[2] = time_column ? DirectFunctionCall1(namein, CStringGetDatum(time_column)) : (Datum) 0;
+	nulls[2] = time_column ? ' ' : 'n';
+	AkCatalogExecute("INSERT INTO access_key.collections (collection, properties_column, timestamp_column)"
+					 " VALUES ($1, $2, $3)", 3, types, args, nulls);
 }
 
 /* Handles one collected CREATE TABLE or ALTER TABLE command. */

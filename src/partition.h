@@ -14,7 +14,7 @@
  * trigger is cloned to partitions by PostgreSQL itself).  Partitions that
  * already have them are left alone.
  */
-extern void AkProtectPartitions(Oid root, const char *column);
+extern void AkProtectPartitions(Oid root, const char *column, const char *time_column);
 
 /* Undoes AkProtectPartitions on every partition of root. */
 extern void AkUnprotectPartitions(Oid root);

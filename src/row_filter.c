@@ -11,6 +11,7 @@
 
 #include "compat.h"
 #include "filter.h"
+#include "key_scope.h"
 #include "row_filter.h"
 #include "session.h"
 
@@ -46,12 +47,8 @@ ak_apply_filters(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(AkFiltersMatch(view->filters, PG_GETARG_JSONB_P(0)));
 }
 
-/*
- * The session key's view for reading a protected collection: NULL without a
- * key; 42501 when the key may not read it in the current context.
- */
-static const AkContextView *
-ReadableView(Oid collection)
+const AkContextView *
+AkReadableView(Oid collection)
 {
 	const AkContextView *view = AkSessionContextView();
 	const char *action;
@@ -59,7 +56,10 @@ ReadableView(Oid collection)
 	if (view == NULL)
 		return NULL;
 	if (view->permitted)
+	{
+		AkRequireReadableCollection(view->scope, collection);
 		return view;
+	}
 	action = ak_action_names[AkContextAction(view->context)];
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -80,15 +80,24 @@ Datum
 ak_filter_row(PG_FUNCTION_ARGS)
 {
 	const AkContextView *view;
+	Jsonb	   *properties;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_BOOL(false);
-	view = ReadableView(PG_GETARG_OID(0));
+	view = AkReadableView(PG_GETARG_OID(0));
 	if (view == NULL || PG_ARGISNULL(1))
 		PG_RETURN_BOOL(false);
+	properties = NULL;
+	/* The timeframe by keen.timestamp, for collections without a time column. */
+	if (AkScopeTimeFromProperties(view->scope, PG_GETARG_OID(0)))
+	{
+		properties = PG_GETARG_JSONB_P(1);
+		if (!AkScopePropertiesInTimeframe(view->scope, properties))
+			PG_RETURN_BOOL(false);
+	}
 	if (view->filters->nfilters == 0)
 		PG_RETURN_BOOL(true);
-	PG_RETURN_BOOL(AkFiltersMatch(view->filters, PG_GETARG_JSONB_P(1)));
+	PG_RETURN_BOOL(AkFiltersMatch(view->filters, properties ? properties : PG_GETARG_JSONB_P(1)));
 }
 
 /* Per-call-site cache of the last definition compiled by the pure variant. */
@@ -172,7 +181,7 @@ ak_index_prefilter(PG_FUNCTION_ARGS)
 Datum
 ak_collection_index_prefilter(PG_FUNCTION_ARGS)
 {
-	const AkContextView *view = ReadableView(PG_GETARG_OID(0));
+	const AkContextView *view = AkReadableView(PG_GETARG_OID(0));
 
 	if (view == NULL)
 		return DirectFunctionCall1(jsonpath_in, CStringGetDatum("false"));

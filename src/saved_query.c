@@ -23,6 +23,7 @@
 #include "catalog.h"
 #include "admin.h"
 #include "jsonb_util.h"
+#include "key_scope.h"
 #include "permits.h"
 #include "sql_runner.h"
 #include "saved_query.h"
@@ -143,6 +144,7 @@ WriteSavedQuery(FunctionCallInfo fcinfo, bool create)
 	char	   *query;
 	char	   *search_path;
 	Interval   *rate;
+	List	   *reads;
 	SavedQuery	existing;
 	Oid			types[6] = {TEXTOID, TEXTOID, INTERVALOID, TEXTOID, OIDOID, JSONBOID};
 	Datum		args[6];
@@ -156,7 +158,7 @@ WriteSavedQuery(FunctionCallInfo fcinfo, bool create)
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	AkCheckResourceName("saved query", name);
 	rate = CheckRefreshRate(fcinfo, 2);
-	query = AkCheckStoredQuery(text_to_cstring(PG_GETARG_TEXT_PP(1)), NULL);
+	query = AkCheckStoredQueryReads(text_to_cstring(PG_GETARG_TEXT_PP(1)), NULL, &reads);
 	search_path = AkCurrentSearchPath();
 
 	if (FetchSavedQuery(name, &existing) == create)
@@ -189,6 +191,8 @@ WriteSavedQuery(FunctionCallInfo fcinfo, bool create)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("saved query \"%s\" does not exist", name),
 				 errdetail("It was deleted while it was being updated.")));
+	/* What it reads, for keys limited to some collections (key_scope.h). */
+	AkRecordStoredQueryReads("saved_queries", name, reads);
 }
 
 /* ak_create_saved_query(name, query, refresh_rate): stores a validated SELECT. */
@@ -250,6 +254,8 @@ ak_saved_query_result(PG_FUNCTION_ARGS)
 	{
 		if (!may_read_cache)
 			DenySavedQuery(name, "It is a cached query: the access key needs cached_queries permission for it.");
+		if (key)
+			AkRequireStoredQueryReadable("saved_queries", name, "cached query");
 		/* Only a database upgraded from 1.0 can hold a cached query never computed. */
 		if (!q.computed)
 			ereport(ERROR,

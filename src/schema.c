@@ -18,6 +18,7 @@
 #include "admin.h"
 #include "iso8601.h"
 #include "jsonb_util.h"
+#include "key_scope.h"
 #include "permits.h"
 
 #include "catalog/pg_type.h"
@@ -25,6 +26,8 @@
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "nodes/value.h"
+#include "parser/parse_func.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -38,7 +41,9 @@ PG_FUNCTION_INFO_V1(ak_schema);
 PG_FUNCTION_INFO_V1(ak_require_schema_access);
 PG_FUNCTION_INFO_V1(ak_keen_type);
 
-#define SCHEMA_ADMIN "access_key.ak_protect(regclass,name)"
+/* Schema admins hold EXECUTE on ak_protect: three arguments from 1.1 on, two in a 1.0 database. */
+#define SCHEMA_ADMIN "access_key.ak_protect(regclass,name,name)"
+#define SCHEMA_ADMIN_1_0 "access_key.ak_protect(regclass,name)"
 
 /* How many visible rows ak_schema() reads to infer a collection's schema. */
 static int	schema_sample_rows = 1000;
@@ -56,13 +61,23 @@ AkSchemaInit(void)
 							NULL, NULL, NULL);
 }
 
+/* Whether the caller (presenting no key) holds EXECUTE on ak_protect, whichever version declares it. */
+static bool
+IsSchemaAdmin(void)
+{
+	Oid			argtypes[3] = {REGCLASSOID, NAMEOID, NAMEOID};
+	List	   *name = list_make2(makeString("access_key"), makeString("ak_protect"));
+
+	return AkIsAdmin(OidIsValid(LookupFuncName(name, 3, argtypes, true)) ? SCHEMA_ADMIN : SCHEMA_ADMIN_1_0);
+}
+
 /* 42501 unless the session's key permits "schema" (or, without a key, an admin asks). */
 static void
 RequireSchemaAccess(void)
 {
 	const AkStoredKey *key = AkSessionKey();
 
-	if (key ? AkKeyPermits(key->definition, AK_ACTION_SCHEMA, NULL, 0, -1) : AkIsAdmin(SCHEMA_ADMIN))
+	if (key ? AkKeyPermits(key->definition, AK_ACTION_SCHEMA, NULL, 0, -1) : IsSchemaAdmin())
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -181,6 +196,9 @@ ak_collections(PG_FUNCTION_ARGS)
 		char	   *name = get_rel_name(relid);
 
 		if (name == NULL || pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+			continue;
+		/* Nor the collections the key may not read (options.queries.collections). */
+		if (AkSessionKey() != NULL && !AkScopeMayRead(AkSessionContextView()->scope, relid))
 			continue;
 		named[n].name = DatumGetCString(DirectFunctionCall1(regclassout, ObjectIdGetDatum(relid)));
 		named[n].relid = relid;
@@ -310,6 +328,9 @@ ak_schema(PG_FUNCTION_ARGS)
 	/* A key that may not read the collection has seen no properties. */
 	if (AkSessionKey() != NULL && !AkSessionContextView()->permitted)
 		return (Datum) 0;
+	/* 42501 for a collection outside the key's options.queries.collections, even when empty. */
+	if (AkSessionKey() != NULL)
+		AkRequireReadableCollection(AkSessionContextView()->scope, relid);
 
 	ctl.keysize = sizeof(SeenPath);
 	ctl.entrysize = sizeof(SeenPath);

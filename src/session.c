@@ -185,7 +185,7 @@ AkSessionKey(void)
 	if (!current->found)
 		ReportInvalidKey("No key matches the token; it may have been deleted.");
 	if (!current->active)
-		ReportInvalidKey("The key has been revoked.");
+		ReportInvalidKey(current->key.chain_problem ? current->key.chain_problem : "The key has been revoked.");
 	now = GetCurrentTransactionStartTimestamp();
 	if (current->key.expires_at <= now)
 		ReportInvalidKey(psprintf("The key expired at %s.", timestamptz_to_str(current->key.expires_at)));
@@ -199,6 +199,12 @@ AkSessionKey(void)
 		AkLastUsedNote(&current->key.id, now);
 	}
 	return &current->key;
+}
+
+const uint8 *
+AkSessionTokenHash(void)
+{
+	return AkSessionKey() ? current->token_hash : NULL;
 }
 
 AkContext

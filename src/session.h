@@ -24,6 +24,9 @@ extern bool AkSessionPresentsKey(void);
  */
 extern const AkStoredKey *AkSessionKey(void);
 
+/* The BLAKE2b hash of the session's token, or NULL without a key; raises 28000 like AkSessionKey. */
+extern const uint8 *AkSessionTokenHash(void);
+
 /*
  * The view for the current context, compiled once per key and cached with
  * it; NULL when the session presents no key.  Raises 28000 like AkSessionKey.

@@ -17,6 +17,7 @@
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
 #include "parser/analyze.h"
+#include "rewrite/rewriteHandler.h"
 #include "tcop/tcopprot.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
@@ -55,6 +56,25 @@ RejectExtensionTables(Node *node, Oid *extension_namespace)
 	return expression_tree_walker(node, RejectExtensionTables, (void *) extension_namespace);
 }
 
+/* Adds the relid of every relation a query tree reads, at any depth, to *relids. */
+static bool
+CollectRelids(Node *node, List **relids)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, RangeTblEntry))
+	{
+		RangeTblEntry *rte = (RangeTblEntry *) node;
+
+		if (rte->rtekind == RTE_RELATION)
+			*relids = list_append_unique_oid(*relids, rte->relid);
+		return false;
+	}
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, CollectRelids, (void *) relids, QTW_EXAMINE_RTES_BEFORE);
+	return expression_tree_walker(node, CollectRelids, (void *) relids);
+}
+
 /* Points parse errors into the stored query's text, not the calling statement. */
 static void
 StoredQueryErrorCallback(void *arg)
@@ -87,6 +107,12 @@ AkPinParserSettings(void)
 char *
 AkCheckStoredQuery(const char *sql, List **columns)
 {
+	return AkCheckStoredQueryReads(sql, columns, NULL);
+}
+
+char *
+AkCheckStoredQueryReads(const char *sql, List **columns, List **relids)
+{
 	ErrorContextCallback callback = {error_context_stack, StoredQueryErrorCallback, (void *) sql};
 	int			nestlevel = NewGUCNestLevel();
 	List	   *raw;
@@ -117,6 +143,15 @@ AkCheckStoredQuery(const char *sql, List **columns)
 	if (query->rowMarks != NIL)
 		RejectQuery("It locks rows (FOR UPDATE or FOR SHARE).");
 	RejectExtensionTables((Node *) query, &nsp);
+	if (relids)
+	{
+		ListCell   *rc;
+
+		*relids = NIL;
+		/* Rewritten, so the tables under views count too. */
+		foreach(rc, QueryRewrite(copyObject(query)))
+			CollectRelids(lfirst(rc), relids);
+	}
 	error_context_stack = callback.previous;
 	AtEOXact_GUC(true, nestlevel);
 

@@ -16,6 +16,12 @@
 extern char *AkCheckStoredQuery(const char *sql, List **columns);
 
 /*
+ * AkCheckStoredQuery that also returns in *relids the oids of every
+ * relation the query reads, at any depth, views expanded.
+ */
+extern char *AkCheckStoredQueryReads(const char *sql, List **columns, List **relids);
+
+/*
  * The caller's search_path as it resolves now, with pg_temp last: stored
  * with a query, so it always resolves alike whoever runs it.
  */

@@ -9,9 +9,11 @@
  */
 #include "postgres.h"
 
+#include "collection_name.h"
 #include "compat.h"
 #include "filter_validate.h"
 #include "jsonb_util.h"
+#include "timeframe.h"
 #include "validate.h"
 
 #include "mb/pg_wchar.h"
@@ -20,8 +22,8 @@
 #include "utils/numeric.h"
 
 static const char *const definition_members[] = {"name", "is_active", "permitted", "options"};
-static const char *const writes_members[] = {"autofill"};
-static const char *const queries_members[] = {"filters"};
+static const char *const writes_members[] = {"autofill", "collections"};
+static const char *const queries_members[] = {"filters", "collections", "timeframe"};
 static const char *const saved_queries_members[] = {"allowed", "blocked", "filters"};
 static const char *const cached_queries_members[] = {"allowed", "blocked"};
 static const char *const datasets_members[] = {"operations", "allowed", "blocked"};
@@ -348,6 +350,67 @@ PushNameList(JsonbParseState **state, const JsonbValue *array, const char *path)
 	pushJsonbValue(state, WJB_END_ARRAY, NULL);
 }
 
+/* A collection name with the position it was written at, for duplicates. */
+typedef struct PositionedName
+{
+	char	   *canonical;
+	int			index;
+} PositionedName;
+
+static int
+ComparePositionedNames(const void *a, const void *b)
+{
+	const PositionedName *x = a;
+	const PositionedName *y = b;
+	int			cmp = strcmp(x->canonical, y->canonical);
+
+	return cmp ? cmp : x->index - y->index;
+}
+
+/*
+ * A list of protected collections (writes.collections, queries.collections):
+ * schema-qualified names, stored in canonical form, sorted bytewise; two
+ * spellings of one name are a duplicate.  An empty list names none.
+ */
+static void
+PushCollectionList(JsonbParseState **state, const JsonbValue *array, const char *path)
+{
+	JsonbContainer *c;
+	int			n;
+	PositionedName *names;
+
+	ExpectType(array, AkIsArray(array), "an array of collection names", path);
+	c = array->val.binary.data;
+	n = JsonContainerSize(c);
+	names = palloc(sizeof(PositionedName) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		JsonbValue *e = getIthJsonbValueFromContainer(c, i);
+		char	   *epath = AkElementPath(path, i);
+		const char *problem = NULL;
+
+		CHECK_FOR_INTERRUPTS();
+		ExpectType(e, e->type == jbvString, "a string", epath);
+		names[i].canonical = AkCanonicalCollectionName(e->val.string.val, e->val.string.len, &problem);
+		names[i].index = i;
+		if (names[i].canonical == NULL)
+			AkInvalidDefinition("Name collections as \"schema.table\", as in SQL (unquoted parts fold to lower case).",
+								"Member \"%s\": \"%s\" is not a collection name: %s.", epath,
+								pnstrdup(e->val.string.val, e->val.string.len), problem);
+	}
+	qsort(names, n, sizeof(PositionedName), ComparePositionedNames);
+	pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
+	for (int i = 0; i < n; i++)
+	{
+		if (i > 0 && strcmp(names[i].canonical, names[i - 1].canonical) == 0)
+			AkInvalidDefinition("Each collection may appear once.",
+								"Member \"%s\" repeats \"%s\".", AkElementPath(path, names[i].index),
+								names[i].canonical);
+		AkPushString(state, WJB_ELEM, names[i].canonical);
+	}
+	pushJsonbValue(state, WJB_END_ARRAY, NULL);
+}
+
 /* {"index_by": {"customer.id": ["a", "b"]}} or {} for one allowed dataset. */
 static void
 PushDatasetEntry(JsonbParseState **state, JsonbValue *entry, const char *path)
@@ -468,6 +531,16 @@ PushSection(JsonbParseState **state, AkSection section, JsonbValue *value, const
 	{
 		AkPushKey(state, "filters");
 		AkValidateFilterList(m, AkChildPath(path, "filters"), state);
+	}
+	if ((m = AkGetMember(obj, "collections")) != NULL)
+	{
+		AkPushKey(state, "collections");
+		PushCollectionList(state, m, AkChildPath(path, "collections"));
+	}
+	if ((m = AkGetMember(obj, "timeframe")) != NULL)
+	{
+		AkPushKey(state, "timeframe");
+		AkPushTimeframe(state, m, AkChildPath(path, "timeframe"));
 	}
 	pushJsonbValue(state, WJB_END_OBJECT, NULL);
 }

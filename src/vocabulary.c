@@ -86,6 +86,22 @@ const char *const ak_audit_operation_names[AK_AUDIT_OPERATION_COUNT] = {
 };
 StaticAssertDecl(lengthof(ak_audit_operation_names) == AK_AUDIT_OPERATION_COUNT,
 				 "ak_audit_operation_names matches AkAuditOperation");
+const char *const ak_time_unit_names[AK_UNIT_COUNT] = {
+	[AK_UNIT_MINUTES] = "minutes",
+	[AK_UNIT_HOURS] = "hours",
+	[AK_UNIT_DAYS] = "days",
+	[AK_UNIT_WEEKS] = "weeks",
+	[AK_UNIT_MONTHS] = "months",
+	[AK_UNIT_YEARS] = "years",
+};
+StaticAssertDecl(lengthof(ak_time_unit_names) == AK_UNIT_COUNT, "ak_time_unit_names matches AkTimeUnit");
+
+const char *const ak_relative_kind_names[AK_RELATIVE_COUNT] = {
+	[AK_RELATIVE_THIS] = "this",
+	[AK_RELATIVE_PREVIOUS] = "previous",
+};
+StaticAssertDecl(lengthof(ak_relative_kind_names) == AK_RELATIVE_COUNT,
+				 "ak_relative_kind_names matches AkRelativeKind");
 
 int
 AkLookupName(const char *const *names, int count, const char *name, int len)

@@ -102,6 +102,25 @@ typedef enum AkAuditOperation
 	AK_AUDIT_SET_EXPIRY,
 	AK_AUDIT_OPERATION_COUNT
 } AkAuditOperation;
+/* Units of relative timeframes ("this_7_days"). */
+typedef enum AkTimeUnit
+{
+	AK_UNIT_MINUTES,
+	AK_UNIT_HOURS,
+	AK_UNIT_DAYS,
+	AK_UNIT_WEEKS,
+	AK_UNIT_MONTHS,
+	AK_UNIT_YEARS,
+	AK_UNIT_COUNT
+} AkTimeUnit;
+
+/* The two kinds of relative timeframe: "this_…" includes the current unit, "previous_…" does not. */
+typedef enum AkRelativeKind
+{
+	AK_RELATIVE_THIS,
+	AK_RELATIVE_PREVIOUS,
+	AK_RELATIVE_COUNT
+} AkRelativeKind;
 
 extern const char *const ak_action_names[AK_ACTION_COUNT];
 extern const char *const ak_section_names[AK_SECTION_COUNT];
@@ -110,6 +129,8 @@ extern const char *const ak_filter_op_names[AK_OP_COUNT];
 extern const char *const ak_context_names[AK_CONTEXT_COUNT];
 extern const char *const ak_property_type_names[AK_PTYPE_COUNT];
 extern const char *const ak_audit_operation_names[AK_AUDIT_OPERATION_COUNT];
+extern const char *const ak_time_unit_names[AK_UNIT_COUNT];
+extern const char *const ak_relative_kind_names[AK_RELATIVE_COUNT];
 
 /* Index of name[0..len) in names[0..count), or -1. */
 extern int	AkLookupName(const char *const *names, int count, const char *name, int len);

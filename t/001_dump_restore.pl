@@ -34,6 +34,28 @@ my $child_id = $node->safe_psql('source_db', qq{
     INSERT INTO access_key.keys (definition, parent_id)
     VALUES ('{"name": "Ada child", "permitted": ["queries"]}', '$active_id') RETURNING id});
 
+# A team admin's key (it permits "keys") and a child derived from it with
+# ak_derive_key, which records the parent and the hash of the deriving token;
+# a collection protected with a time column and a cached query over it (what
+# the query reads is recorded).
+my ($team_id, $team_token) = create_key($node, 'source_db',
+	q({"name": "Team admin", "permitted": ["queries", "keys"],
+	   "options": {"queries": {"collections": ["public.timed_events"], "timeframe": {"start": "2024-01-01", "end": "2025-01-01"}}}}),
+	undef);
+my ($derived_id, $derived_token) = split /\|/, $node->safe_psql('source_db', qq{
+    BEGIN;
+    SELECT set_config('access_key.key', '$team_token', true) IS NULL;
+    SELECT id, key FROM access_key.ak_derive_key('{"name": "Team member", "permitted": ["queries"]}');
+    COMMIT;});
+$derived_id = (split /\n/, $derived_id)[-1];
+$node->safe_psql('source_db', q{
+    CREATE TABLE public.timed_events (at timestamptz NOT NULL, properties jsonb NOT NULL);
+    INSERT INTO public.timed_events VALUES ('2023-06-01', '{}'), ('2024-06-01', '{}'), ('2024-07-01', '{}');
+    SELECT access_key.ak_protect('public.timed_events', 'properties', 'at');
+    CREATE ROLE dump_reader;
+    GRANT SELECT ON public.timed_events TO dump_reader;
+    SELECT access_key.ak_create_saved_query('timed_count', 'SELECT count(*) AS n FROM public.timed_events', '1 hour');});
+
 # An update (so updated_at differs from created_at), then the revoke.
 $node->safe_psql('source_db', "SELECT pg_sleep(0.01); SELECT access_key.ak_update_key('$active_id', \$def\$$seed_definition\$def\$)");
 $node->safe_psql('source_db', "SELECT access_key.ak_revoke_key('$revoked_id')");
@@ -68,7 +90,7 @@ my $source_keys = $node->safe_psql('source_db', $keys_table_sql);
 my $source_tokens = $node->safe_psql('source_db', $tokens_table_sql);
 
 my @listing_rows = split /\n/, $source_listing;
-is(scalar @listing_rows, 4, 'the source database lists four keys');
+is(scalar @listing_rows, 6, 'the source database lists six keys (one a child inserted directly, one derived, one imported)');
 my ($child_row) = grep { /^\Q$child_id\E\|/ } @listing_rows;
 like($child_row, qr/^\Q$child_id\E\|Ada child\|t\|\{queries\}\|.*\|\Q$active_id\E$/,
 	'the child key is listed with its parent');
@@ -80,7 +102,7 @@ like($active_row,
 	qr/^\Q$active_id\E\|Ada Corp dashboard\|t\|\{writes,queries,saved_queries,cached_queries,datasets,schema\}\|/,
 	'the active key is listed as active in the source database');
 my @token_rows = split /\n/, $source_tokens;
-is(scalar @token_rows, 4, 'the source database stores four token hashes (one rotated out)');
+is(scalar @token_rows, 6, 'the source database stores six token hashes (the directly inserted child has none; one rotated out)');
 
 # Dump in custom format (uncompressed, so its bytes can be searched too) and
 # in plain format.
@@ -186,6 +208,31 @@ like($stderr, qr/ERROR:\s+28000: access key is not valid/,
 	'the revoked token raises SQLSTATE 28000');
 like($stderr, qr/DETAIL:\s+The key has been revoked\./, 'the detail says the key is revoked');
 
+# The derived key works after the restore, with its parent's collections and
+# timeframe (the collection's time column and policy came back), and what the
+# cached query reads is restored by name.
+my $timed_count = sub {
+	my ($token) = @_;
+	return psql_restored(
+		"BEGIN;
+		 SET LOCAL ROLE dump_reader;
+		 SELECT access_key.ak_use_key('$token') IS NOT NULL;
+		 SELECT count(*) FROM public.timed_events;
+		 COMMIT;");
+};
+($ret, $stdout, $stderr) = $timed_count->($derived_token);
+is($stdout, "t\n2", 'the derived key reads its parent\'s timeframe of the restored collection');
+is($node->safe_psql('restored_db', q{
+    SELECT c.timestamp_column, q.reads::text FROM access_key.collections AS c, access_key.saved_queries AS q
+    WHERE c.collection = 'public.timed_events'::regclass AND q.name = 'timed_count'}),
+	'at|{timed_events}', 'the time column and what the cached query reads are restored');
+is($node->safe_psql('restored_db', "SELECT parent_id, parent_token_hash IS NOT NULL FROM access_key.keys WHERE id = '$derived_id'"),
+	"$team_id|t", 'the derived key keeps its parent and deriving token');
+$node->safe_psql('restored_db', "SELECT access_key.ak_revoke_key('$team_id')");
+($ret, $stdout, $stderr) = $timed_count->($derived_token);
+like($stderr, qr/ERROR:\s+28000: .*\n.*DETAIL:\s+A key it was derived from has been revoked\./,
+	'revoking the parent in the restored database invalidates the derived key');
+
 # Lifecycle changes still take effect after the restore (the change triggers
 # and hashes came back): unrevoke one, revoke the other.
 $node->safe_psql('restored_db', "SELECT access_key.ak_unrevoke_key('$revoked_id')");
@@ -204,7 +251,7 @@ is($stdout, "$keen_id\n$keen_id\nt", 'the imported Keen token is accepted in the
   or diag($stderr);
 is($node->safe_psql('restored_db', qq{
     SELECT string_agg(operation, ', ' ORDER BY id) FROM access_key.key_audit WHERE id > $restored_last_audit}),
-	'unrevoke, revoke', 'the changes after the restore are audited, numbered after the restored rows');
+	'revoke, unrevoke, revoke', 'the changes after the restore are audited, numbered after the restored rows');
 
 # New keys can be created in the restored database (the extension's defaults,
 # functions and triggers are intact) and the source is unaffected.

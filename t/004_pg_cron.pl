@@ -37,7 +37,7 @@ $node->safe_psql('postgres', q{
     CREATE ROLE analytics_admin LOGIN;
     CREATE ROLE regress_ak_app LOGIN;
     GRANT CREATE ON SCHEMA public TO analytics_admin;
-    GRANT EXECUTE ON FUNCTION access_key.ak_protect(regclass, name),
+    GRANT EXECUTE ON FUNCTION access_key.ak_protect(regclass, name, name),
         access_key.ak_create_saved_query(text, text, interval),
         access_key.ak_create_dataset(text, text, text[], interval) TO analytics_admin;
     CREATE DATABASE otherdb;

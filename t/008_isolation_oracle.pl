@@ -154,7 +154,7 @@ sub materialize
 	my $sql = qq{
 CREATE EXTENSION access_key;
 GRANT CREATE ON SCHEMA public TO oracle_owner;
-GRANT EXECUTE ON FUNCTION access_key.ak_protect(regclass, name) TO oracle_owner;
+GRANT EXECUTE ON FUNCTION access_key.ak_protect(regclass, name, name) TO oracle_owner;
 SET ROLE oracle_owner;
 CREATE TABLE public.events (id bigint PRIMARY KEY, properties jsonb);
 CREATE TABLE public.notes (id bigint PRIMARY KEY, event_id bigint NOT NULL, payload jsonb);
