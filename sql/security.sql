@@ -131,9 +131,15 @@ CREATE FUNCTION public.int_first(int, jsonb) RETURNS boolean LANGUAGE plpgsql ST
 SET enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT * FROM public.support_probe WHERE public.two_jsonb(p, p);
 EXPLAIN (COSTS OFF) SELECT * FROM public.support_probe WHERE public.int_first(n, p);
+-- The same for the timeframe's support function: (regclass, timestamptz) only.
+CREATE TABLE public.time_probe (n int, at timestamptz);
+CREATE INDEX ON public.time_probe (at);
+CREATE FUNCTION public.int_time(int, timestamptz) RETURNS boolean LANGUAGE plpgsql STABLE AS 'BEGIN RETURN true; END'
+    SUPPORT access_key.ak_in_timeframe_support;
+EXPLAIN (COSTS OFF) SELECT * FROM public.time_probe WHERE public.int_time(n, at);
 RESET enable_seqscan;
-DROP TABLE public.support_probe;
-DROP FUNCTION public.two_jsonb(jsonb, jsonb), public.int_first(int, jsonb);
+DROP TABLE public.support_probe, public.time_probe;
+DROP FUNCTION public.two_jsonb(jsonb, jsonb), public.int_first(int, jsonb), public.int_time(int, timestamptz);
 -- ak_filter_row names whatever relation it is given, even one that does not exist.
 BEGIN;
 SELECT ak_use_key(:'writer') IS NOT NULL AS keyed;

@@ -21,6 +21,7 @@
 #include "catalog/pg_am.h"
 #include "catalog/pg_type.h"
 #include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
 #include "nodes/pathnodes.h"
 #include "nodes/supportnodes.h"
 #include "parser/parse_func.h"
@@ -316,7 +317,9 @@ ak_in_timeframe_support(PG_FUNCTION_ARGS)
 	if (!IsA(req->node, FuncExpr))
 		PG_RETURN_POINTER(NULL);
 	call = (FuncExpr *) req->node;
+	/* Only for (regclass, timestamptz) calls, whatever a superuser attaches it to. */
 	if (list_length(call->args) != 2 || req->indexarg != 1 ||
+		exprType(linitial(call->args)) != REGCLASSOID || exprType(lsecond(call->args)) != TIMESTAMPTZOID ||
 		(req->index->relam != BTREE_AM_OID && req->index->relam != BRIN_AM_OID))
 		PG_RETURN_POINTER(NULL);
 	ge = get_opfamily_member(req->opfamily, TIMESTAMPTZOID, TIMESTAMPTZOID, BTGreaterEqualStrategyNumber);
