@@ -86,6 +86,7 @@ typedef struct Check
 	List	   *findings;
 } Check;
 
+/* Records one finding (copied into the findings' memory context). */
 static void
 AddFinding(Check *cx, AkSeverity severity, const char *object, const char *problem, const char *fix)
 {
@@ -136,6 +137,7 @@ Col(uint64 i, const char *name)
 	return SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, fnum);
 }
 
+/* A boolean column of row i of the last SPI result ("t"), false when NULL. */
 static bool
 ColBool(uint64 i, const char *name)
 {
@@ -324,6 +326,7 @@ RelationKind(char relkind)
 	}
 }
 
+/* The ALTER keyword of a relation kind, for the fix column. */
 static const char *
 AlterKeyword(char relkind)
 {
@@ -797,6 +800,7 @@ ConfigArrayValue(ArrayType *config, const char *name)
 	return found;
 }
 
+/* A setting stored for (database, role) in pg_db_role_setting, or NULL. */
 static char *
 DbRoleSetting(Oid database, Oid role, const char *name)
 {
@@ -887,6 +891,7 @@ SettingNumber(const Setting *s, double otherwise)
 	return end == s->value ? otherwise : v;
 }
 
+/* A setting read as a boolean; otherwise when it is unset or not one. */
 static bool
 SettingBool(const Setting *s, bool otherwise)
 {
@@ -926,6 +931,7 @@ static const char *const ERROR_LEVELS[] = {
 	"debug5", "debug4", "debug3", "debug2", "debug1", "info", "notice", "warning", "error", NULL
 };
 
+/* Settings that would log tokens, as the role would get them in this database. */
 static void
 CheckSettings(Check *cx)
 {

@@ -58,6 +58,7 @@ typedef struct Dataset
 	TimestampTz refreshed_at;
 } Dataset;
 
+/* Whether a table descriptor has this column (1.0 tables lack the new ones). */
 static bool
 HasColumn(TupleDesc desc, const char *column)
 {
@@ -67,6 +68,7 @@ HasColumn(TupleDesc desc, const char *column)
 	return false;
 }
 
+/* Reads a row of access_key.datasets into ds. */
 static void
 ReadDataset(HeapTuple row, TupleDesc desc, Dataset *ds)
 {
@@ -113,6 +115,7 @@ RequireDataset(const char *name, Dataset *ds)
 				 errmsg("dataset \"%s\" does not exist", name)));
 }
 
+/* The index_by properties of a dataset, as C strings. */
 static char **
 IndexProperties(const Dataset *ds, int *n)
 {
@@ -266,6 +269,7 @@ LockDataset(const char *name, Dataset *ds)
 	return true;
 }
 
+/* The refresh_rate argument: NULL, or a positive interval (22023 otherwise). */
 static Interval *
 CheckDatasetRefreshRate(FunctionCallInfo fcinfo, int argno)
 {
@@ -357,6 +361,7 @@ ak_refresh_dataset(PG_FUNCTION_ARGS)
 	PG_RETURN_INT32(StoreDatasetRows(&ds));
 }
 
+/* Whether a dataset with a refresh rate is due at now. */
 static bool
 DatasetRefreshIsDue(const Dataset *ds, TimestampTz now)
 {
@@ -462,6 +467,7 @@ ak_dataset_definition(PG_FUNCTION_ARGS)
 	PG_RETURN_JSONB_P(JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL)));
 }
 
+/* AkRowVisible for datasets: may the key list this one (operation "list")? */
 static bool
 DatasetVisible(HeapTuple row, TupleDesc desc, AccessKey key, char **name)
 {
@@ -486,6 +492,7 @@ ak_visible_datasets(PG_FUNCTION_ARGS)
 	PG_RETURN_ARRAYTYPE_P(AkVisibleNames("datasets", DATASET_ADMIN, DatasetVisible));
 }
 
+/* Whether value equals an element of the JSON array (jsonb equality). */
 static bool
 JsonValueInArray(JsonbValue *value, JsonbContainer *array)
 {

@@ -213,6 +213,7 @@ CheckJsonText(const char *text, int len)
 	pfree(dc.frames);
 }
 
+/* Parses and validates a definition's JSON text (the one way text comes in). */
 static AccessKey
 AkDefinitionFromText(const char *text, int len)
 {
@@ -262,6 +263,7 @@ PrintString(StringInfo out, const char *s, int len)
 	AkEscapeJson(out, pnstrdup(s, len));
 }
 
+/* Prints one value; ranked: it belongs to the definition's own structure. */
 static void
 PrintValue(StringInfo out, JsonbValue *v, bool ranked)
 {
@@ -288,6 +290,7 @@ PrintValue(StringInfo out, JsonbValue *v, bool ranked)
 	}
 }
 
+/* Prints an object or array canonically (see member_rank for the order). */
 static void
 PrintContainer(StringInfo out, JsonbContainer *c, bool ranked)
 {

@@ -156,6 +156,7 @@ IsJsonNumber(const char *str, int len)
 	return i == len;
 }
 
+/* Whether v is the string word, ignoring ASCII case (Keen's type names). */
 static bool
 StringIs(const JsonbValue *v, const char *word)
 {
@@ -277,6 +278,7 @@ PropertyType(JsonbContainer *obj, const char *path)
 	return found;
 }
 
+/* Checks property_value against what the operator takes. */
 static void
 ValidatePropertyValue(AkFilterOp op, JsonbValue *v, const char *path)
 {
@@ -321,6 +323,7 @@ ValidatePropertyValue(AkFilterOp op, JsonbValue *v, const char *path)
 	pg_unreachable();
 }
 
+/* Validates one filter (recursing into "or" operands) and pushes its canonical form. */
 static void
 ValidateFilter(JsonbValue *filter, const char *path, int depth, JsonbParseState **state)
 {

@@ -207,6 +207,7 @@ KeenErrorName(const ErrorData *error)
 	}
 }
 
+/* Pushes "key": "value" into an object being built. */
 static void
 PushStringMember(JsonbParseState **state, const char *key, const char *value)
 {

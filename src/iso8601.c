@@ -8,6 +8,7 @@
 
 #include "utils/datetime.h"
 
+/* Reads exactly ndigits decimal digits at *p into *result, advancing *p. */
 static bool
 ParseDigits(const char **p, const char *end, int ndigits, int *result)
 {

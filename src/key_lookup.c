@@ -27,6 +27,7 @@ AkIsKeyTable(Oid relid)
 	return relid == keys_relid || relid == key_tokens_relid;
 }
 
+/* A nullable timestamptz column, NULL read as "never" (DT_NOEND). */
 static TimestampTz
 TimestampOrNoEnd(HeapTuple tuple, TupleDesc desc, const char *column)
 {

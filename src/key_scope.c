@@ -47,6 +47,7 @@ AkKeyScopeRelcacheChanged(void)
 	scope_generation++;
 }
 
+/* Any change to relations or namespaces may rename a collection: recompute scopes. */
 static void
 InvalidateScopesOnSyscache(Datum arg, int cacheid, uint32 hashvalue)
 {
@@ -94,6 +95,7 @@ AkCompileKeyScope(AccessKey ak)
 	return scope;
 }
 
+/* Whether name is one of names[0..n). */
 static bool
 NameListed(char **names, int n, const char *name)
 {

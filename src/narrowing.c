@@ -305,6 +305,7 @@ ScalarJson(JsonbValue *v)
 	return JsonbToCString(NULL, &JsonbValueToJsonb(v)->root, 0);
 }
 
+/* Raises 42501 for a derived key asking more than its parent grants. */
 static AK_NORETURN void
 ReportExcess(const char *path, const char *what)
 {

@@ -97,6 +97,7 @@ HasTrigger(Oid relid, const char *name)
 	return OidIsValid(get_trigger_oid(relid, name, true));
 }
 
+/* Runs DDL as the extension's owner (trigger functions are not executable by PUBLIC). */
 static void
 Execute(const char *sql)
 {
@@ -110,6 +111,7 @@ PartitionsOf(Oid root)
 	return list_delete_first(find_all_inheritors(root, NoLock, NULL));
 }
 
+/* Gives every partition below root the collection's policies and triggers. */
 static void
 ProtectPartitions(Oid root, const char *column, const char *time_column)
 {

@@ -98,6 +98,7 @@ AkKeyPermits(AccessKey ak, AkAction action, const char *resource, int resource_l
 	return true;
 }
 
+/* AkKeyPermits for a parsed request. */
 static bool
 Permits(AccessKey ak, const PermitsRequest *req)
 {

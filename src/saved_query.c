@@ -64,6 +64,7 @@ typedef struct SavedQuery
 	TimestampTz refreshed_at;
 } SavedQuery;
 
+/* Reads a row of access_key.saved_queries into q. */
 static void
 ReadSavedQuery(HeapTuple row, TupleDesc desc, SavedQuery *q)
 {
@@ -98,6 +99,7 @@ FetchSavedQuery(const char *name, SavedQuery *q)
 	return true;
 }
 
+/* Raises 42501 for a saved query the caller may not read. */
 static AK_NORETURN void
 DenySavedQuery(const char *name, const char *detail)
 {
@@ -107,6 +109,7 @@ DenySavedQuery(const char *name, const char *detail)
 			 errdetail("%s", detail)));
 }
 
+/* The refresh_rate argument: NULL (a live query), or a positive interval. */
 static Interval *
 CheckRefreshRate(FunctionCallInfo fcinfo, int argno)
 {
@@ -297,6 +300,7 @@ ak_readable_saved_queries(PG_FUNCTION_ARGS)
 	PG_RETURN_ARRAYTYPE_P(AkVisibleNames("saved_queries", SAVED_QUERY_ADMIN, SavedQueryVisible));
 }
 
+/* Whether a cached query is due at now (never computed, or older than its rate). */
 static bool
 RefreshIsDue(const SavedQuery *q, TimestampTz now)
 {

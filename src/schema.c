@@ -94,6 +94,7 @@ ak_require_schema_access(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/* Whether a JSON array is a [longitude, latitude] pair within range. */
 static bool
 IsLonLat(JsonbContainer *c)
 {
@@ -248,6 +249,7 @@ MatchSeenPath(const void *a, const void *b, Size keysize)
 	return CompareSeenPaths(a, b) != 0;
 }
 
+/* Adds the (path, Keen type) of every member of object, recursing into objects. */
 static void
 CollectPaths(JsonbContainer *object, StringInfo path, HTAB *seen, List **found)
 {

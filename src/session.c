@@ -60,6 +60,7 @@ static AkTokenFormat current_format = AK_TOKEN_NATIVE;
 static uint64 current_generation = 0;
 static uint64 current_epoch = 0;
 
+/* Check hook of access_key.key: refuses sources every role can read. */
 static bool
 CheckKeySetting(char **newval, void **extra, GucSource source)
 {
@@ -95,6 +96,7 @@ CheckContextSetting(int *newval, void **extra, GucSource source)
 	return true;
 }
 
+/* Assign hook of access_key.key: a new value is a new generation. */
 static void
 AssignKeySetting(const char *newval, void *extra)
 {
@@ -160,6 +162,7 @@ ResolveSessionKey(void)
 	current_epoch = (AkKeyCacheEpoch() == epoch) ? epoch : 0;
 }
 
+/* Raises 28000 "access key is not valid" with the reason; never the token. */
 static AK_NORETURN void
 ReportInvalidKey(const char *detail)
 {

@@ -24,6 +24,7 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 
+/* Raises 22023 "invalid stored query" with the reason. */
 static AK_NORETURN void
 RejectQuery(const char *detail)
 {

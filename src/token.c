@@ -54,6 +54,7 @@ Crc32(const char *data, size_t len)
 	return ~crc;
 }
 
+/* The 6 base62 characters of the CRC-32 of data[0..len). */
 static void
 EncodeChecksum(const char *data, size_t len, char *out)
 {

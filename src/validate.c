@@ -68,6 +68,7 @@ AkCheckMembers(JsonbContainer *object, const char *path,
 	}
 }
 
+/* Raises the definition error "must be <expected>" unless ok. */
 static void
 ExpectType(const JsonbValue *v, bool ok, const char *expected, const char *path)
 {
@@ -460,6 +461,7 @@ PushDatasetEntry(JsonbParseState **state, JsonbValue *entry, const char *path)
 	pushJsonbValue(state, WJB_END_OBJECT, NULL);
 }
 
+/* datasets.allowed: an object mapping dataset names to {} or {"index_by": ...}. */
 static void
 PushDatasetAllowed(JsonbParseState **state, JsonbValue *allowed, const char *path)
 {
@@ -545,6 +547,7 @@ PushSection(JsonbParseState **state, AkSection section, JsonbValue *value, const
 	pushJsonbValue(state, WJB_END_OBJECT, NULL);
 }
 
+/* Validates "options" (absent or null: no sections) and pushes its canonical form. */
 static void
 PushOptions(JsonbParseState **state, JsonbValue *options)
 {
