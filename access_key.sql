@@ -133,6 +133,7 @@ SELECT pg_catalog.pg_extension_config_dump('access_key.key_tokens', '');
 -- Every committed change reaches each backend's key cache at its next transaction.
 -- UPDATE OF lists every column the key cache reads: recording last_used_at
 -- (or updated_at alone) must not empty every backend's cache.
+-- Private: called by PostgreSQL (a trigger, an event trigger or the planner), not by users.
 CREATE FUNCTION access_key.ak_key_store_changed() RETURNS trigger
     AS 'MODULE_PATHNAME' LANGUAGE C;
 REVOKE ALL ON FUNCTION access_key.ak_key_store_changed() FROM PUBLIC;
@@ -236,6 +237,7 @@ COMMENT ON FUNCTION access_key.ak_permits(access_key.access_key, text, text, tex
 -- Filters and protected event collections (docs/reference.md#filters, docs/reference.md#protected-collections)
 ------------------------------------------------------------------------------
 
+-- Private: called by PostgreSQL (a trigger, an event trigger or the planner), not by users.
 CREATE FUNCTION access_key.ak_apply_filters_support(internal) RETURNS internal
     AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
 
@@ -288,8 +290,10 @@ COMMENT ON FUNCTION access_key.ak_autofill(access_key.access_key, jsonb)
 -- Trigger functions of protected collections.  Not executable by PUBLIC:
 -- ak_protect creates the triggers as the extension's owner, and each checks
 -- that it fires on a protected collection before it reads a row.
+-- Private: called by PostgreSQL (a trigger, an event trigger or the planner), not by users.
 CREATE FUNCTION access_key.ak_autofill_trigger() RETURNS trigger
     AS 'MODULE_PATHNAME' LANGUAGE C;
+-- Private: called by PostgreSQL (a trigger, an event trigger or the planner), not by users.
 CREATE FUNCTION access_key.ak_forbid_keyed_changes() RETURNS trigger
     AS 'MODULE_PATHNAME' LANGUAGE C;
 REVOKE ALL ON FUNCTION
@@ -312,6 +316,7 @@ REVOKE ALL ON access_key.collections FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('access_key.collections', '');
 
 -- Dropping a protected table forgets it (see ak_collection_dropped).
+-- Private: called by PostgreSQL (a trigger, an event trigger or the planner), not by users.
 CREATE FUNCTION access_key.ak_collection_dropped() RETURNS event_trigger
     AS 'MODULE_PATHNAME' LANGUAGE C;
 REVOKE ALL ON FUNCTION access_key.ak_collection_dropped() FROM PUBLIC;
@@ -556,6 +561,7 @@ COMMENT ON FUNCTION access_key.ak_record_event(regclass, jsonb)
 -- created in or attached to a protected tree get its policies and triggers.
 ------------------------------------------------------------------------------
 
+-- Private: called by PostgreSQL (a trigger, an event trigger or the planner), not by users.
 CREATE FUNCTION access_key.ak_collection_changed() RETURNS event_trigger
     AS 'MODULE_PATHNAME' LANGUAGE C;
 REVOKE ALL ON FUNCTION access_key.ak_collection_changed() FROM PUBLIC;
@@ -591,6 +597,7 @@ REVOKE ALL ON access_key.key_audit_log FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('access_key.key_audit_log', '');
 SELECT pg_catalog.pg_extension_config_dump('access_key.key_audit_log_id_seq', '');
 
+-- Private: called by PostgreSQL (a trigger, an event trigger or the planner), not by users.
 CREATE FUNCTION access_key.ak_audit_append_only() RETURNS trigger
     AS 'MODULE_PATHNAME' LANGUAGE C;
 REVOKE ALL ON FUNCTION access_key.ak_audit_append_only() FROM PUBLIC;
@@ -673,6 +680,7 @@ ALTER TABLE access_key.datasets ADD COLUMN reads regclass[];
 
 -- The timeframe conjunct of the SELECT policy of a collection protected with
 -- a time column, and the STABLE bounds its B-tree index condition compares with.
+-- Private: called by PostgreSQL (a trigger, an event trigger or the planner), not by users.
 CREATE FUNCTION access_key.ak_in_timeframe_support(internal) RETURNS internal
     AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
 REVOKE ALL ON FUNCTION access_key.ak_in_timeframe_support(internal) FROM PUBLIC;
