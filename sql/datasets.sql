@@ -37,8 +37,7 @@ RESET ROLE;
 SELECT dataset, index_values, jsonb_array_length(rows) AS rows
 FROM access_key.dataset_results ORDER BY 1, 2::text;
 
-CREATE FUNCTION pg_temp.new_key(definition text) RETURNS text LANGUAGE sql AS
-    'SELECT key FROM access_key.ak_create_key(definition::access_key.access_key)';
+\i sql/include/new_key.sql
 -- acme's key: only its own index values, on two datasets, without "list".
 SELECT pg_temp.new_key('{"name": "acme", "permitted": ["datasets"],
     "options": {"datasets": {"operations": ["read", "retrieve"],

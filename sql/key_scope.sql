@@ -72,8 +72,7 @@ GRANT SELECT, INSERT ON public.pageviews, public.purchases, ks_data."Secret Even
 GRANT USAGE ON SEQUENCE public.pageviews_id_seq, public.purchases_id_seq TO regress_ks_app;
 RESET ROLE;
 
-CREATE FUNCTION pg_temp.new_key(definition text) RETURNS text LANGUAGE sql AS
-    'SELECT key FROM access_key.ak_create_key(definition::access_key.access_key)';
+\i sql/include/new_key.sql
 SELECT pg_temp.new_key('{"name": "pageviews only", "permitted": ["queries", "writes", "schema"],
     "options": {"queries": {"collections": ["public.pageviews"]}, "writes": {"collections": ["public.pageviews"]}}}') AS k_pv \gset
 SELECT pg_temp.new_key('{"name": "secret only", "permitted": ["queries"],

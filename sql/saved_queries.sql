@@ -47,8 +47,7 @@ SELECT ak_delete_saved_query('domain_probe');
 RESET ROLE;
 
 -- Keys (docs/reference.md#ak_permits-rules rules for saved and cached queries).
-CREATE FUNCTION pg_temp.new_key(definition text) RETURNS text LANGUAGE sql AS
-    'SELECT key FROM access_key.ak_create_key(definition::access_key.access_key)';
+\i sql/include/new_key.sql
 SELECT pg_temp.new_key('{"name": "allowed", "permitted": ["saved_queries"],
     "options": {"queries": {"filters": [{"property_name": "customer.id", "operator": "eq", "property_value": "b"}]},
                 "saved_queries": {"allowed": ["per_customer"],

@@ -18,8 +18,7 @@ SELECT ak_protect('public.events'), ak_protect('public.other_events'), ak_protec
 GRANT SELECT ON public.events, public.other_events TO regress_ak_app;
 RESET ROLE;
 
-CREATE FUNCTION pg_temp.new_key(definition text) RETURNS text LANGUAGE sql AS
-    'SELECT key FROM access_key.ak_create_key(definition::access_key.access_key)';
+\i sql/include/new_key.sql
 SELECT pg_temp.new_key('{"name": "a", "permitted": ["queries", "schema"],
     "options": {"queries": {"filters": [{"property_name": "customer.id", "operator": "eq", "property_value": "a"}]}}}') AS k_a \gset
 SELECT pg_temp.new_key('{"name": "b", "permitted": ["queries", "schema"],
