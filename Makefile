@@ -73,6 +73,13 @@ check-regress:
 check-isolation:
 	$(pg_isolation_regress_installcheck) $(ISOLATION_OPTS) $(ISOLATION)
 
+# The suites and the fuzzers with every backend under valgrind, on a cassert,
+# USE_VALGRIND build of PostgreSQL made once from Debian's source package
+# (scripts/stress/, docs/testing.md).  Not run by CI.  STRESS_SUITES="regress:filters
+# tap:006_sql_fuzz" runs only those suites (scripts/run-tests syntax).
+stress: deps
+	@scripts/stress/run $(STRESS_SUITES)
+
 # Keyed access vs hand-written RLS: prints medians and ratios (docs/benchmarks.md).
 bench: deps
 	$(MAKE)
