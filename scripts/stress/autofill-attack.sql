@@ -35,7 +35,20 @@ INSERT INTO forged_bytea VALUES ('\x01000020c800000000000040'::bytea)
     RETURNING octet_length(p) AS bytes_stored, p;
 ROLLBACK;
 
--- 2. int: the value itself is taken for a pointer (last: it kills the backend).
+-- 2. The same trigger created by a role that may execute the function (here
+--    the superuser): the trigger itself must check the column's type.
+\connect - postgres
+BEGIN;
+SELECT access_key.ak_use_key(:'attacker_token') IS NOT NULL AS key_presented;
+CREATE TEMP TABLE forged_by_admin (p bytea);
+CREATE TRIGGER forge BEFORE INSERT ON forged_by_admin
+    FOR EACH ROW EXECUTE FUNCTION access_key.ak_autofill_trigger('p');
+INSERT INTO forged_by_admin VALUES ('\x01000020c800000000000040'::bytea)
+    RETURNING octet_length(p) AS bytes_stored;
+ROLLBACK;
+\connect - ak_attacker
+
+-- 3. int: the value itself is taken for a pointer (last: it kills the backend).
 BEGIN;
 SELECT access_key.ak_use_key(:'attacker_token') IS NOT NULL AS key_presented;
 CREATE TEMP TABLE forged_int (p int);
