@@ -734,6 +734,7 @@ for my $n (1 .. $n_calls)
 	{
 		run_batch(@batch);
 		@batch = ();
+		note(sprintf('%d calls made, %.0f s', $n, time() - $started)) if $n % 1000 == 0;
 	}
 }
 
