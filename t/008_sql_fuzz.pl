@@ -38,6 +38,9 @@ if (!$ENV{PG_REGRESS})
 	$ENV{PG_REGRESS} = "$1/test/regress/pg_regress" if $pgxs =~ m{^(.*)/makefiles/pgxs\.mk$};
 }
 
+# Statements hold Unicode: print them as UTF-8.
+binmode(Test::More->builder->$_, ':encoding(UTF-8)') for qw(output failure_output todo_output);
+
 my $seed = $ENV{AK_SQL_FUZZ_SEED} // 20251128;
 my $n_calls = $ENV{AK_SQL_FUZZ_CALLS} // 10000;
 srand($seed);
