@@ -75,8 +75,8 @@ check-isolation:
 
 # The suites and the fuzzers with every backend under valgrind, on a cassert,
 # USE_VALGRIND build of PostgreSQL made once from Debian's source package
-# (scripts/stress/, docs/testing.md); about 30 minutes, not run by CI.  STRESS_SUITES="regress:filters
-# tap:008_sql_fuzz" runs only those suites (scripts/run-tests syntax).
+# (scripts/stress/, docs/testing.md).  About 30 minutes; not run by CI.
+# STRESS_SUITES="regress:filters tap:008_sql_fuzz" runs only those suites.
 stress: deps
 	@scripts/stress/run $(STRESS_SUITES)
 
