@@ -31,7 +31,7 @@ $$;
 GRANT USAGE ON SCHEMA access_key TO PUBLIC;
 
 ------------------------------------------------------------------------------
--- The access_key type (SPEC §3)
+-- The access_key type (docs/reference.md#the-access_key-type)
 ------------------------------------------------------------------------------
 
 CREATE TYPE access_key.access_key;
@@ -93,7 +93,7 @@ CREATE OPERATOR CLASS access_key.access_key_hash_ops
     FUNCTION 1 access_key.access_key_hash(access_key.access_key);
 
 ------------------------------------------------------------------------------
--- Key store (SPEC §5): only a BLAKE2b hash of each token is stored.
+-- Key store (docs/reference.md#admin-functions): only a BLAKE2b hash of each token is stored.
 ------------------------------------------------------------------------------
 
 CREATE TABLE access_key.keys (
@@ -131,10 +131,14 @@ SELECT pg_catalog.pg_extension_config_dump('access_key.keys', '');
 SELECT pg_catalog.pg_extension_config_dump('access_key.key_tokens', '');
 
 -- Every committed change reaches each backend's key cache at its next transaction.
+-- UPDATE OF lists every column the key cache reads: recording last_used_at
+-- (or updated_at alone) must not empty every backend's cache.
+-- Private: called by PostgreSQL (a trigger, an event trigger or the planner), not by users.
 CREATE FUNCTION access_key.ak_key_store_changed() RETURNS trigger
     AS 'MODULE_PATHNAME' LANGUAGE C;
+REVOKE ALL ON FUNCTION access_key.ak_key_store_changed() FROM PUBLIC;
 CREATE TRIGGER keys_changed
-    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON access_key.keys
+    AFTER INSERT OR UPDATE OF id, definition, expires_at, parent_id OR DELETE OR TRUNCATE ON access_key.keys
     FOR EACH STATEMENT EXECUTE FUNCTION access_key.ak_key_store_changed();
 CREATE TRIGGER key_tokens_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON access_key.key_tokens
@@ -145,184 +149,48 @@ CREATE TRIGGER key_tokens_changed
 ALTER TABLE access_key.keys ENABLE ALWAYS TRIGGER keys_changed;
 ALTER TABLE access_key.key_tokens ENABLE ALWAYS TRIGGER key_tokens_changed;
 
--- Internal helpers of the admin functions.
-CREATE FUNCTION access_key.ak_generate_token() RETURNS text
-    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;
-CREATE FUNCTION access_key.ak_hash_token(text) RETURNS bytea
-    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
--- Callable by anyone (it only refuses): ak_protect runs as its caller.
-CREATE FUNCTION access_key.ak_require_no_key(function_name text) RETURNS void
-    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
-
-CREATE FUNCTION access_key.ak_raise_unknown_key(key_id uuid) RETURNS void
-    LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF key_id IS NULL THEN
-        RAISE EXCEPTION 'key id must not be null'
-            USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    RAISE EXCEPTION 'access key % does not exist', key_id
-        USING ERRCODE = 'undefined_object',
-              HINT = 'access_key.ak_list_keys() lists the keys.';
-END
-$$;
-
-CREATE FUNCTION access_key.ak_store_new_key(
-    new_definition access_key.access_key, new_expires_at timestamptz, new_parent_id uuid)
-RETURNS TABLE (new_id uuid, new_token text, new_created_at timestamptz)
-    LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF new_definition IS NULL THEN
-        RAISE EXCEPTION 'key definition must not be null'
-            USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    IF new_expires_at IS NOT NULL AND new_expires_at <= now() THEN
-        RAISE EXCEPTION 'expiry time must be in the future'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('expires_at is %s; the current time is %s.', new_expires_at, now());
-    END IF;
-    new_token := access_key.ak_generate_token();
-    INSERT INTO access_key.keys AS k (definition, expires_at, parent_id)
-        VALUES (new_definition, new_expires_at, new_parent_id)
-        RETURNING k.id, k.created_at INTO new_id, new_created_at;
-    INSERT INTO access_key.key_tokens (token_hash, key_id)
-        VALUES (access_key.ak_hash_token(new_token), new_id);
-    RETURN NEXT;
-END
-$$;
-
-REVOKE ALL ON FUNCTION
-    access_key.ak_key_store_changed(),
-    access_key.ak_generate_token(),
-    access_key.ak_hash_token(text),
-    access_key.ak_raise_unknown_key(uuid),
-    access_key.ak_store_new_key(access_key.access_key, timestamptz, uuid)
-FROM PUBLIC;
-
 ------------------------------------------------------------------------------
--- Key administration (SPEC §5).  EXECUTE on these is the master key: none is
+-- Key administration (docs/reference.md#admin-functions).  EXECUTE on these is the master key: none is
 -- granted to PUBLIC, and each refuses to run while the session presents a key.
+-- They run as their caller and write the key tables as the extension's owner.
 ------------------------------------------------------------------------------
 
 CREATE FUNCTION access_key.ak_create_key(
     definition access_key.access_key, expires_at timestamptz DEFAULT NULL)
 RETURNS TABLE (id uuid, key text, definition access_key.access_key,
                created_at timestamptz, expires_at timestamptz)
-    LANGUAGE sql VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT access_key.ak_require_no_key('ak_create_key');
-    SELECT n.new_id, n.new_token, $1, n.new_created_at, $2
-    FROM access_key.ak_store_new_key($1, $2, NULL::uuid) AS n;
-$$;
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE ROWS 1;
 COMMENT ON FUNCTION access_key.ak_create_key(access_key.access_key, timestamptz)
     IS 'creates a key and returns its token, the only time the token is visible';
 
 CREATE FUNCTION access_key.ak_get_key(id uuid) RETURNS access_key.access_key
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    found_definition access_key.access_key;
-BEGIN
-    PERFORM access_key.ak_require_no_key('ak_get_key');
-    SELECT k.definition INTO found_definition FROM access_key.keys AS k WHERE k.id = ak_get_key.id;
-    IF NOT FOUND THEN
-        PERFORM access_key.ak_raise_unknown_key(ak_get_key.id);
-    END IF;
-    RETURN found_definition;
-END
-$$;
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
 COMMENT ON FUNCTION access_key.ak_get_key(uuid) IS 'the definition of a key';
 
 CREATE FUNCTION access_key.ak_list_keys(name text DEFAULT NULL)
 RETURNS TABLE (id uuid, name text, is_active boolean, permitted text[],
                created_at timestamptz, updated_at timestamptz, expires_at timestamptz,
                last_used_at timestamptz, parent_id uuid)
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT access_key.ak_require_no_key('ak_list_keys');
-    SELECT k.id, d ->> 'name', (d ->> 'is_active')::boolean,
-           ARRAY(SELECT jsonb_array_elements_text(d -> 'permitted')),
-           k.created_at, k.updated_at, k.expires_at, k.last_used_at, k.parent_id
-    FROM access_key.keys AS k, LATERAL (SELECT k.definition::jsonb AS d) AS j
-    WHERE $1 IS NULL OR d ->> 'name' = $1
-    ORDER BY k.created_at, k.id;
-$$;
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
 COMMENT ON FUNCTION access_key.ak_list_keys(text)
     IS 'all keys, or those with this exact name; never hashes or tokens';
 
 CREATE FUNCTION access_key.ak_update_key(id uuid, definition access_key.access_key)
 RETURNS access_key.access_key
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    PERFORM access_key.ak_require_no_key('ak_update_key');
-    IF ak_update_key.definition IS NULL THEN
-        RAISE EXCEPTION 'key definition must not be null'
-            USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    UPDATE access_key.keys AS k
-        SET definition = ak_update_key.definition, updated_at = now()
-        WHERE k.id = ak_update_key.id;
-    IF NOT FOUND THEN
-        PERFORM access_key.ak_raise_unknown_key(ak_update_key.id);
-    END IF;
-    RETURN ak_update_key.definition;
-END
-$$;
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION access_key.ak_update_key(uuid, access_key.access_key)
     IS 'replaces the whole definition of a key; its token stays';
 
-CREATE FUNCTION access_key.ak_set_key_active(key_id uuid, active boolean, function_name text)
-RETURNS void
-    LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    PERFORM access_key.ak_require_no_key(function_name);
-    UPDATE access_key.keys AS k
-        SET definition = jsonb_set(k.definition::jsonb, '{is_active}', to_jsonb(active))::access_key.access_key,
-            updated_at = now()
-        WHERE k.id = key_id;
-    IF NOT FOUND THEN
-        PERFORM access_key.ak_raise_unknown_key(key_id);
-    END IF;
-END
-$$;
-REVOKE ALL ON FUNCTION access_key.ak_set_key_active(uuid, boolean, text) FROM PUBLIC;
-
 CREATE FUNCTION access_key.ak_revoke_key(id uuid) RETURNS void
-    LANGUAGE sql VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$ SELECT access_key.ak_set_key_active($1, false, 'ak_revoke_key') $$;
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION access_key.ak_revoke_key(uuid) IS 'sets is_active to false';
 
 CREATE FUNCTION access_key.ak_unrevoke_key(id uuid) RETURNS void
-    LANGUAGE sql VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$ SELECT access_key.ak_set_key_active($1, true, 'ak_unrevoke_key') $$;
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION access_key.ak_unrevoke_key(uuid) IS 'sets is_active to true';
 
 CREATE FUNCTION access_key.ak_delete_key(id uuid) RETURNS boolean
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    PERFORM access_key.ak_require_no_key('ak_delete_key');
-    DELETE FROM access_key.keys AS k WHERE k.id = ak_delete_key.id;
-    IF NOT FOUND THEN
-        PERFORM access_key.ak_raise_unknown_key(ak_delete_key.id);
-    END IF;
-    RETURN true;
-END
-$$;
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION access_key.ak_delete_key(uuid) IS 'deletes a key and its tokens permanently';
 
 REVOKE ALL ON FUNCTION
@@ -336,7 +204,7 @@ REVOKE ALL ON FUNCTION
 FROM PUBLIC;
 
 ------------------------------------------------------------------------------
--- Presenting a key (SPEC §6) and permission checks (SPEC §7)
+-- Presenting a key (docs/reference.md#presenting-a-key) and permission checks (docs/reference.md#ak_permits-rules)
 ------------------------------------------------------------------------------
 
 CREATE FUNCTION access_key.ak_use_key(key text, is_local boolean DEFAULT true) RETURNS uuid
@@ -366,9 +234,10 @@ COMMENT ON FUNCTION access_key.ak_permits(access_key.access_key, text, text, tex
     IS 'whether a key definition permits an action';
 
 ------------------------------------------------------------------------------
--- Filters and protected event collections (SPEC §4, §8)
+-- Filters and protected event collections (docs/reference.md#filters, docs/reference.md#protected-collections)
 ------------------------------------------------------------------------------
 
+-- Private: called by PostgreSQL (a trigger, an event trigger or the planner), not by users.
 CREATE FUNCTION access_key.ak_apply_filters_support(internal) RETURNS internal
     AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
 
@@ -383,6 +252,19 @@ CREATE FUNCTION access_key.ak_apply_filters(properties jsonb) RETURNS boolean
     SUPPORT access_key.ak_apply_filters_support;
 COMMENT ON FUNCTION access_key.ak_apply_filters(jsonb)
     IS 'whether the session''s key may see an event: its context is permitted and the row passes its filters';
+
+-- The SELECT policy of protected collections: like ak_apply_filters, and
+-- 42501 (rather than no rows) for a key that may not read the collection.
+CREATE FUNCTION access_key.ak_index_prefilter(collection regclass) RETURNS jsonpath
+    AS 'MODULE_PATHNAME', 'ak_collection_index_prefilter' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION access_key.ak_index_prefilter(regclass)
+    IS 'the GIN index condition of ak_filter_row: a jsonpath every row the session''s key may see satisfies';
+
+CREATE FUNCTION access_key.ak_filter_row(collection regclass, properties jsonb) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'ak_filter_row' LANGUAGE C STABLE PARALLEL SAFE
+    SUPPORT access_key.ak_apply_filters_support;
+COMMENT ON FUNCTION access_key.ak_filter_row(regclass, jsonb)
+    IS 'whether the session''s key may see an event of a protected collection (42501 if it may not read the collection)';
 
 CREATE FUNCTION access_key.ak_apply_filters(definition access_key.access_key, properties jsonb,
                                             context text DEFAULT 'queries') RETURNS boolean
@@ -405,98 +287,61 @@ CREATE FUNCTION access_key.ak_autofill(definition access_key.access_key, propert
 COMMENT ON FUNCTION access_key.ak_autofill(access_key.access_key, jsonb)
     IS 'event properties with a definition''s autofill deep-merged in (autofill wins)';
 
+-- Trigger functions of protected collections.  Not executable by PUBLIC:
+-- ak_protect creates the triggers as the extension's owner, and each checks
+-- that it fires on a protected collection before it reads a row.
+-- Private: called by PostgreSQL (a trigger, an event trigger or the planner), not by users.
 CREATE FUNCTION access_key.ak_autofill_trigger() RETURNS trigger
     AS 'MODULE_PATHNAME' LANGUAGE C;
+-- Private: called by PostgreSQL (a trigger, an event trigger or the planner), not by users.
 CREATE FUNCTION access_key.ak_forbid_keyed_changes() RETURNS trigger
     AS 'MODULE_PATHNAME' LANGUAGE C;
+REVOKE ALL ON FUNCTION
+    access_key.ak_apply_filters_support(internal),
+    access_key.ak_autofill_trigger(),
+    access_key.ak_forbid_keyed_changes()
+FROM PUBLIC;
 
--- A protected collection is recorded by its triggers: the autofill trigger's
--- argument names the properties column, and pg_dump keeps both with the table.
-CREATE FUNCTION access_key.ak_protect(collection regclass, properties_column name DEFAULT 'properties')
+-- The protected collections.  A row exists exactly while ak_protect's
+-- policies and triggers are on the table; the regclass is dumped by name, so
+-- pg_dump and pg_restore keep it pointing at the same table.
+CREATE TABLE access_key.collections (
+    collection regclass NOT NULL,
+    properties_column name NOT NULL,
+    protected_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT collections_pkey PRIMARY KEY (collection)
+);
+COMMENT ON TABLE access_key.collections IS 'protected event collections and their properties columns';
+REVOKE ALL ON access_key.collections FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('access_key.collections', '');
+
+-- Dropping a protected table forgets it (see ak_collection_dropped).
+-- Private: called by PostgreSQL (a trigger, an event trigger or the planner), not by users.
+CREATE FUNCTION access_key.ak_collection_dropped() RETURNS event_trigger
+    AS 'MODULE_PATHNAME' LANGUAGE C;
+REVOKE ALL ON FUNCTION access_key.ak_collection_dropped() FROM PUBLIC;
+CREATE EVENT TRIGGER access_key_collection_dropped ON sql_drop
+    EXECUTE FUNCTION access_key.ak_collection_dropped();
+
+-- The caller must own the table; see src/collection.c for what is created.
+CREATE FUNCTION access_key.ak_protect(collection regclass, properties_column name DEFAULT 'properties',
+                                      timestamp_column name DEFAULT NULL)
 RETURNS void
-    LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    column_type regtype;
-BEGIN
-    PERFORM access_key.ak_require_no_key('ak_protect');
-    IF (SELECT c.relkind FROM pg_class AS c WHERE c.oid = collection) NOT IN ('r', 'p') THEN
-        RAISE EXCEPTION '% is not a table', collection
-            USING ERRCODE = 'wrong_object_type';
-    END IF;
-    -- RLS and statement triggers on a parent do not cover direct access to
-    -- its partitions, so partitioning is refused rather than half protected.
-    IF (SELECT c.relkind = 'p' OR c.relispartition FROM pg_class AS c WHERE c.oid = collection) THEN
-        RAISE EXCEPTION 'partitioned tables and partitions cannot be protected yet'
-            USING ERRCODE = 'feature_not_supported',
-                  DETAIL = format('%s is partitioned or a partition; row-level security on a parent does not cover its partitions.', collection);
-    END IF;
-    SELECT a.atttypid INTO column_type
-    FROM pg_attribute AS a
-    WHERE a.attrelid = collection AND a.attname = properties_column AND a.attnum > 0 AND NOT a.attisdropped;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'column "%" of relation % does not exist', properties_column, collection
-            USING ERRCODE = 'undefined_column',
-                  HINT = 'Name the jsonb column holding event properties as the second argument.';
-    END IF;
-    IF column_type <> 'jsonb'::regtype THEN
-        RAISE EXCEPTION 'column "%" of relation % is of type %, not jsonb', properties_column, collection, column_type
-            USING ERRCODE = 'datatype_mismatch';
-    END IF;
-    IF EXISTS (SELECT FROM pg_trigger AS t
-               WHERE t.tgrelid = collection AND t.tgname = 'access_key_autofill') THEN
-        RAISE EXCEPTION 'collection % is already protected', collection
-            USING ERRCODE = 'duplicate_object',
-                  HINT = 'Call access_key.ak_unprotect() first to change its properties column.';
-    END IF;
-
-    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', collection);
-    EXECUTE format('CREATE POLICY access_key_select ON %s FOR SELECT USING (access_key.ak_apply_filters(%I))',
-                   collection, properties_column);
-    EXECUTE format('CREATE POLICY access_key_insert ON %s FOR INSERT WITH CHECK (access_key.ak_permits(%L))',
-                   collection, 'writes');
-    EXECUTE format('CREATE TRIGGER access_key_autofill BEFORE INSERT ON %s '
-                   'FOR EACH ROW EXECUTE FUNCTION access_key.ak_autofill_trigger(%L)',
-                   collection, properties_column);
-    EXECUTE format('CREATE TRIGGER access_key_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON %s '
-                   'FOR EACH STATEMENT EXECUTE FUNCTION access_key.ak_forbid_keyed_changes()',
-                   collection);
-END
-$$;
-COMMENT ON FUNCTION access_key.ak_protect(regclass, name)
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION access_key.ak_protect(regclass, name, name)
     IS 'makes a table a protected event collection: RLS policies for keys, autofill, append-only';
 
 CREATE FUNCTION access_key.ak_unprotect(collection regclass) RETURNS void
-    LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    PERFORM access_key.ak_require_no_key('ak_unprotect');
-    IF NOT EXISTS (SELECT FROM pg_trigger AS t
-                   WHERE t.tgrelid = collection AND t.tgname = 'access_key_autofill') THEN
-        RAISE EXCEPTION 'collection % is not protected', collection
-            USING ERRCODE = 'undefined_object';
-    END IF;
-    EXECUTE format('DROP TRIGGER access_key_autofill ON %s', collection);
-    EXECUTE format('DROP TRIGGER IF EXISTS access_key_append_only ON %s', collection);
-    EXECUTE format('DROP POLICY IF EXISTS access_key_select ON %s', collection);
-    EXECUTE format('DROP POLICY IF EXISTS access_key_insert ON %s', collection);
-    -- The table's own policies, if any, keep applying.
-    IF NOT EXISTS (SELECT FROM pg_policy AS p WHERE p.polrelid = collection) THEN
-        EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', collection);
-    END IF;
-END
-$$;
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION access_key.ak_unprotect(regclass) IS 'undoes ak_protect';
 
 REVOKE ALL ON FUNCTION
-    access_key.ak_protect(regclass, name),
+    access_key.ak_protect(regclass, name, name),
     access_key.ak_unprotect(regclass)
 FROM PUBLIC;
 
 ------------------------------------------------------------------------------
--- Saved and cached queries (SPEC §9), datasets (SPEC §10)
+-- Saved and cached queries (docs/reference.md#saved-and-cached-queries), datasets (docs/reference.md#datasets)
 ------------------------------------------------------------------------------
 
 -- Names are compared bytewise ("C"): keyed sessions look them up from C.
@@ -568,19 +413,7 @@ COMMENT ON FUNCTION access_key.ak_update_saved_query(text, text, interval)
     IS 'replaces a saved query (and drops its cached result)';
 
 CREATE FUNCTION access_key.ak_delete_saved_query(name text) RETURNS boolean
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    PERFORM access_key.ak_require_no_key('ak_delete_saved_query');
-    DELETE FROM access_key.saved_queries AS s WHERE s.name = ak_delete_saved_query.name;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'saved query "%" does not exist', ak_delete_saved_query.name
-            USING ERRCODE = 'undefined_object';
-    END IF;
-    RETURN true;
-END
-$$;
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION access_key.ak_delete_saved_query(text) IS 'deletes a saved query';
 
 CREATE FUNCTION access_key.ak_refresh_cached_queries() RETURNS integer
@@ -593,12 +426,8 @@ CREATE FUNCTION access_key.ak_saved_query_result(name text) RETURNS jsonb
 COMMENT ON FUNCTION access_key.ak_saved_query_result(text)
     IS '{"result": [rows], "refreshed_at": ...} of a saved or cached query the caller may read';
 
-CREATE FUNCTION access_key.ak_readable_saved_queries() RETURNS text[]
-    AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
 CREATE FUNCTION access_key.ak_list_saved_queries() RETURNS SETOF text
-    LANGUAGE sql STABLE
-    SET search_path = pg_catalog, pg_temp
-AS $$ SELECT pg_catalog.unnest(access_key.ak_readable_saved_queries()) $$;
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
 COMMENT ON FUNCTION access_key.ak_list_saved_queries() IS 'the saved and cached queries the caller may read';
 
 CREATE FUNCTION access_key.ak_create_dataset(name text, query text, index_by text[]) RETURNS void
@@ -612,19 +441,7 @@ COMMENT ON FUNCTION access_key.ak_refresh_dataset(text)
     IS 'recomputes a dataset as the role that stored it and stores its rows per index value; returns how many index values';
 
 CREATE FUNCTION access_key.ak_delete_dataset(name text) RETURNS boolean
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    PERFORM access_key.ak_require_no_key('ak_delete_dataset');
-    DELETE FROM access_key.datasets AS d WHERE d.name = ak_delete_dataset.name;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'dataset "%" does not exist', ak_delete_dataset.name
-            USING ERRCODE = 'undefined_object';
-    END IF;
-    RETURN true;
-END
-$$;
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION access_key.ak_delete_dataset(text) IS 'deletes a dataset and its stored rows';
 
 CREATE FUNCTION access_key.ak_dataset_definition(name text) RETURNS jsonb
@@ -632,12 +449,8 @@ CREATE FUNCTION access_key.ak_dataset_definition(name text) RETURNS jsonb
 COMMENT ON FUNCTION access_key.ak_dataset_definition(text)
     IS 'a dataset''s name, query, index_by and refresh time (operation "read")';
 
-CREATE FUNCTION access_key.ak_visible_datasets() RETURNS text[]
-    AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
 CREATE FUNCTION access_key.ak_list_datasets() RETURNS SETOF text
-    LANGUAGE sql STABLE
-    SET search_path = pg_catalog, pg_temp
-AS $$ SELECT pg_catalog.unnest(access_key.ak_visible_datasets()) $$;
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
 COMMENT ON FUNCTION access_key.ak_list_datasets() IS 'the datasets the caller may list (operation "list")';
 
 CREATE FUNCTION access_key.ak_dataset_results(name text, index_by jsonb) RETURNS jsonb
@@ -656,68 +469,260 @@ REVOKE ALL ON FUNCTION
 FROM PUBLIC;
 
 ------------------------------------------------------------------------------
--- Schema inspection (SPEC §11)
+-- Schema inspection (docs/reference.md#schema-inspection)
 ------------------------------------------------------------------------------
 
-CREATE FUNCTION access_key.ak_require_schema_access() RETURNS void
-    AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
-CREATE FUNCTION access_key.ak_keen_type(path text, value jsonb) RETURNS text
-    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-
 CREATE FUNCTION access_key.ak_collections() RETURNS SETOF regclass
-    LANGUAGE plpgsql STABLE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    PERFORM access_key.ak_require_schema_access();
-    -- Only the collections this role may read: a key learns no other table names.
-    RETURN QUERY
-        SELECT t.tgrelid::regclass
-        FROM pg_trigger AS t
-        WHERE t.tgname = 'access_key_autofill'
-          AND t.tgfoid = 'access_key.ak_autofill_trigger()'::regprocedure
-          AND has_table_privilege(t.tgrelid, 'SELECT')
-        ORDER BY t.tgrelid::regclass::text;
-END
-$$;
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
 COMMENT ON FUNCTION access_key.ak_collections() IS 'the protected collections this role may read (needs "schema")';
 
 CREATE FUNCTION access_key.ak_schema(collection regclass)
 RETURNS TABLE (property_name text, type text)
-    LANGUAGE plpgsql STABLE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    properties_column text;
-BEGIN
-    PERFORM access_key.ak_require_schema_access();
-    -- tgargs holds NUL-terminated arguments; the first names the column.
-    SELECT convert_from(substring(t.tgargs FROM 1 FOR position('\x00'::bytea IN t.tgargs) - 1),
-                        pg_catalog.getdatabaseencoding())
-        INTO properties_column
-    FROM pg_trigger AS t
-    WHERE t.tgrelid = collection AND t.tgname = 'access_key_autofill';
-    IF NOT FOUND THEN
-        RAISE EXCEPTION '% is not a protected collection', collection
-            USING ERRCODE = 'wrong_object_type';
-    END IF;
-    -- Only rows this session can see feed the schema (row-level security
-    -- applies), and at most access_key.schema_sample_rows of them.
-    RETURN QUERY EXECUTE format($sql$
-        WITH RECURSIVE sample AS (
-            SELECT c.%1$I AS p FROM %2$s AS c LIMIT $1
-        ), walk(path, value) AS (
-            SELECT e.key, e.value
-            FROM sample, jsonb_each(CASE WHEN jsonb_typeof(sample.p) = 'object' THEN sample.p ELSE '{}' END) AS e
-            UNION ALL
-            SELECT walk.path || '.' || e.key, e.value
-            FROM walk, jsonb_each(walk.value) AS e
-            WHERE jsonb_typeof(walk.value) = 'object'
-        )
-        SELECT DISTINCT walk.path, access_key.ak_keen_type(walk.path, walk.value)
-        FROM walk ORDER BY 1, 2 $sql$, properties_column, collection)
-        USING current_setting('access_key.schema_sample_rows')::integer;
-END
-$$;
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT;
 COMMENT ON FUNCTION access_key.ak_schema(regclass)
     IS 'property paths and Keen types seen in the rows of a collection this session can see (needs "schema")';
+
+------------------------------------------------------------------------------
+-- Setup checks (SPEC §15)
+------------------------------------------------------------------------------
+
+-- An admin function: it reads only catalogs, but what it reports is a map of
+-- the ways around the keys.  Not STRICT: a NULL role raises 22004.
+CREATE FUNCTION access_key.ak_check_setup(role regrole)
+RETURNS TABLE (severity text, object text, problem text, fix text)
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
+COMMENT ON FUNCTION access_key.ak_check_setup(regrole)
+    IS 'what would let an application role escape or weaken its keys, one row per finding';
+REVOKE ALL ON FUNCTION access_key.ak_check_setup(regrole) FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Operations (docs/reference.md#refreshing-on-a-schedule): cached results that
+-- refresh themselves.  Cached queries and datasets are computed when stored;
+-- datasets may have a refresh rate; ak_refresh_due() refreshes what is due and
+-- ak_schedule_refresh() makes pg_cron run it.
+------------------------------------------------------------------------------
+
+ALTER TABLE access_key.datasets ADD COLUMN refresh_rate interval;
+ALTER TABLE access_key.datasets ADD CONSTRAINT datasets_refresh_rate_check
+    CHECK (refresh_rate OPERATOR(pg_catalog.>) '0'::interval);
+
+COMMENT ON FUNCTION access_key.ak_update_saved_query(text, text, interval)
+    IS 'replaces a saved query; a cached one is computed again, as the caller';
+COMMENT ON FUNCTION access_key.ak_create_saved_query(text, text, interval)
+    IS 'stores a read-only SELECT under a name; with a refresh rate it is a cached query, computed now';
+COMMENT ON FUNCTION access_key.ak_create_dataset(text, text, text[])
+    IS 'stores a dataset: a read-only SELECT returning a column per index_by property; computes its rows';
+
+CREATE FUNCTION access_key.ak_create_dataset(name text, query text, index_by text[], refresh_rate interval)
+RETURNS void
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION access_key.ak_create_dataset(text, text, text[], interval)
+    IS 'stores a dataset refreshed by ak_refresh_due() every refresh_rate, and computes its rows';
+
+CREATE FUNCTION access_key.ak_refresh_due() RETURNS integer
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION access_key.ak_refresh_due()
+    IS 'refreshes every cached query and dataset whose refresh rate has passed, each as its owner; returns how many';
+
+CREATE FUNCTION access_key.ak_schedule_refresh(schedule text DEFAULT '* * * * *') RETURNS bigint
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION access_key.ak_schedule_refresh(text)
+    IS 'creates or replaces the pg_cron job that runs ak_refresh_due() in this database; returns its job id';
+
+CREATE FUNCTION access_key.ak_unschedule_refresh() RETURNS boolean
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION access_key.ak_unschedule_refresh()
+    IS 'removes the caller''s pg_cron refresh job of this database; false if there was none';
+
+REVOKE ALL ON FUNCTION
+    access_key.ak_create_dataset(text, text, text[], interval),
+    access_key.ak_refresh_due(),
+    access_key.ak_schedule_refresh(text),
+    access_key.ak_unschedule_refresh()
+FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Batch ingest (docs/operations.md#batch-ingest): Keen's multi-event body,
+-- inserted as the caller through the collections' policies and autofill.
+------------------------------------------------------------------------------
+
+CREATE FUNCTION access_key.ak_record_events(events jsonb) RETURNS jsonb
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION access_key.ak_record_events(jsonb)
+    IS 'inserts {"<collection>": [event, ...]} as the caller; answers per event, as Keen''s multi-event API';
+
+CREATE FUNCTION access_key.ak_record_event(collection regclass, event jsonb) RETURNS jsonb
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION access_key.ak_record_event(regclass, jsonb)
+    IS 'inserts one event into a protected collection as the caller; returns {"created": true}';
+
+------------------------------------------------------------------------------
+-- Partitioned collections (docs/scaling.md#partitioned-collections): partitions
+-- created in or attached to a protected tree get its policies and triggers.
+------------------------------------------------------------------------------
+
+-- Private: called by PostgreSQL (a trigger, an event trigger or the planner), not by users.
+CREATE FUNCTION access_key.ak_collection_changed() RETURNS event_trigger
+    AS 'MODULE_PATHNAME' LANGUAGE C;
+REVOKE ALL ON FUNCTION access_key.ak_collection_changed() FROM PUBLIC;
+CREATE EVENT TRIGGER access_key_collection_changed ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+    EXECUTE FUNCTION access_key.ak_collection_changed();
+-- Key lifecycle beyond Keen (docs/reference.md#key-lifecycle): rotation with a
+-- grace period, import of existing tokens, merge patches, expiry changes,
+-- last use and the audit log.
+------------------------------------------------------------------------------
+
+-- A key has one current token; rotated-out ones carry valid_until.
+CREATE UNIQUE INDEX key_tokens_one_current ON access_key.key_tokens (key_id)
+    WHERE valid_until IS NULL;
+
+-- The audit log: one row per lifecycle change, written as the extension's
+-- owner in the changing transaction; never a token or a hash.  Append-only:
+-- only ak_prune_audit deletes.
+CREATE TABLE access_key.key_audit_log (
+    id bigint GENERATED BY DEFAULT AS IDENTITY,
+    at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    role name NOT NULL,
+    session_role name NOT NULL,
+    key_id uuid NOT NULL,
+    parent_id uuid,
+    operation text NOT NULL,
+    changes jsonb NOT NULL,
+    CONSTRAINT key_audit_log_pkey PRIMARY KEY (id)
+);
+CREATE INDEX key_audit_log_key_id_idx ON access_key.key_audit_log (key_id);
+COMMENT ON TABLE access_key.key_audit_log IS 'key lifecycle changes, append-only; read through the view key_audit';
+REVOKE ALL ON access_key.key_audit_log FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('access_key.key_audit_log', '');
+SELECT pg_catalog.pg_extension_config_dump('access_key.key_audit_log_id_seq', '');
+
+-- Private: called by PostgreSQL (a trigger, an event trigger or the planner), not by users.
+CREATE FUNCTION access_key.ak_audit_append_only() RETURNS trigger
+    AS 'MODULE_PATHNAME' LANGUAGE C;
+REVOKE ALL ON FUNCTION access_key.ak_audit_append_only() FROM PUBLIC;
+CREATE TRIGGER key_audit_log_append_only
+    BEFORE UPDATE OR DELETE OR TRUNCATE ON access_key.key_audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION access_key.ak_audit_append_only();
+
+-- What admins read: GRANT SELECT ON access_key.key_audit TO <admin role>.
+CREATE VIEW access_key.key_audit AS
+    SELECT id, at, role, session_role, key_id, parent_id, operation, changes
+    FROM access_key.key_audit_log;
+COMMENT ON VIEW access_key.key_audit
+    IS 'key lifecycle changes: when, which roles, which key, what changed (never a token or hash)';
+REVOKE ALL ON access_key.key_audit FROM PUBLIC;
+
+CREATE FUNCTION access_key.ak_prune_audit(older_than timestamptz) RETURNS bigint
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION access_key.ak_prune_audit(timestamptz)
+    IS 'deletes the audit rows written before older_than; returns how many';
+
+CREATE FUNCTION access_key.ak_rotate_key(id uuid, grace interval DEFAULT '0') RETURNS text
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION access_key.ak_rotate_key(uuid, interval)
+    IS 'issues a new token for a key; its other tokens keep working for the grace period';
+
+CREATE FUNCTION access_key.ak_key_id(token text) RETURNS uuid
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
+COMMENT ON FUNCTION access_key.ak_key_id(text) IS 'the id of the key that holds a token';
+
+CREATE FUNCTION access_key.ak_patch_key(id uuid, patch jsonb) RETURNS access_key.access_key
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION access_key.ak_patch_key(uuid, jsonb)
+    IS 'applies a JSON merge patch (RFC 7396) to a key''s definition';
+
+CREATE FUNCTION access_key.ak_set_key_expiry(id uuid, expires_at timestamptz) RETURNS void
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION access_key.ak_set_key_expiry(uuid, timestamptz)
+    IS 'sets when a key expires (NULL: never)';
+
+CREATE FUNCTION access_key.ak_import_key(key text, definition access_key.access_key,
+                                         expires_at timestamptz DEFAULT NULL) RETURNS uuid
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION access_key.ak_import_key(text, access_key.access_key, timestamptz)
+    IS 'stores a key whose token was issued elsewhere (for example a Keen key), by the token''s hash';
+
+CREATE FUNCTION access_key.ak_import_keen_key(keen_key jsonb, expires_at timestamptz DEFAULT NULL) RETURNS uuid
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION access_key.ak_import_keen_key(jsonb, timestamptz)
+    IS 'imports a key object as Keen''s API returns it (key, name, is_active, permitted, options)';
+
+REVOKE ALL ON FUNCTION
+    access_key.ak_prune_audit(timestamptz),
+    access_key.ak_rotate_key(uuid, interval),
+    access_key.ak_key_id(text),
+    access_key.ak_patch_key(uuid, jsonb),
+    access_key.ak_set_key_expiry(uuid, timestamptz),
+    access_key.ak_import_key(text, access_key.access_key, timestamptz),
+    access_key.ak_import_keen_key(jsonb, timestamptz)
+FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Narrower keys (docs/reference.md#collections-and-timeframes, docs/reference.md#child-keys):
+-- particular collections, tighter timeframes, and child keys bounded by their parent.
+------------------------------------------------------------------------------
+
+-- A derived key records the hash of its parent's token that derived it
+-- (rotating that token out ends the child); deleting a key cascades to its
+-- children through keys_parent_fkey, which this index serves.
+ALTER TABLE access_key.keys ADD COLUMN parent_token_hash bytea;
+ALTER TABLE access_key.keys ADD CONSTRAINT keys_parent_token_hash_length
+    CHECK (pg_catalog.octet_length(parent_token_hash) OPERATOR(pg_catalog.=) 32);
+CREATE INDEX keys_parent_id_idx ON access_key.keys (parent_id);
+
+-- A collection's event time column, named at ak_protect (NULL: the keen.timestamp property).
+ALTER TABLE access_key.collections ADD COLUMN timestamp_column name;
+
+-- The relations each stored query reads (NULL: not recorded), for keys that may read only some collections.
+ALTER TABLE access_key.saved_queries ADD COLUMN reads regclass[];
+ALTER TABLE access_key.datasets ADD COLUMN reads regclass[];
+
+-- The timeframe conjunct of the SELECT policy of a collection protected with
+-- a time column, and the STABLE bounds its B-tree index condition compares with.
+-- Private: called by PostgreSQL (a trigger, an event trigger or the planner), not by users.
+CREATE FUNCTION access_key.ak_in_timeframe_support(internal) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
+REVOKE ALL ON FUNCTION access_key.ak_in_timeframe_support(internal) FROM PUBLIC;
+
+CREATE FUNCTION access_key.ak_timeframe_earliest(collection regclass) RETURNS timestamptz
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION access_key.ak_timeframe_earliest(regclass)
+    IS 'the earliest event time the session''s key may read in a protected collection';
+
+CREATE FUNCTION access_key.ak_timeframe_latest(collection regclass) RETURNS timestamptz
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION access_key.ak_timeframe_latest(regclass)
+    IS 'the latest event time the session''s key may read in a protected collection';
+
+CREATE FUNCTION access_key.ak_in_timeframe(collection regclass, event_time timestamptz) RETURNS boolean
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE
+    SUPPORT access_key.ak_in_timeframe_support;
+COMMENT ON FUNCTION access_key.ak_in_timeframe(regclass, timestamptz)
+    IS 'whether the session''s key may read an event of this time in a protected collection';
+
+-- Child keys.  ak_derive_key is executable by PUBLIC: the session's key is
+-- the authority (it needs "keys"), as for ak_permits; it refuses without one.
+CREATE FUNCTION access_key.ak_derive_key(
+    definition access_key.access_key, expires_at timestamptz DEFAULT NULL)
+RETURNS TABLE (id uuid, key text, definition access_key.access_key,
+               created_at timestamptz, expires_at timestamptz)
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE ROWS 1;
+COMMENT ON FUNCTION access_key.ak_derive_key(access_key.access_key, timestamptz)
+    IS 'creates a child of the session''s key, never more than it; returns its token, the only time it is visible';
+
+CREATE FUNCTION access_key.ak_effective_key(id uuid) RETURNS access_key.access_key
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
+COMMENT ON FUNCTION access_key.ak_effective_key(uuid)
+    IS 'the definition a key acts with: for a child key, its own narrowed by every ancestor';
+
+CREATE FUNCTION access_key.ak_narrow(parent access_key.access_key, child access_key.access_key)
+RETURNS access_key.access_key
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION access_key.ak_narrow(access_key.access_key, access_key.access_key)
+    IS 'the effective definition of a child key under a parent''s effective definition';
+
+REVOKE ALL ON FUNCTION
+    access_key.ak_effective_key(uuid),
+    access_key.ak_narrow(access_key.access_key, access_key.access_key)
+FROM PUBLIC;

@@ -32,8 +32,10 @@ FROM generate_series(1, 30000) AS i
 JOIN (VALUES (0, 'ada', 'Ada Corp'), (1, 'babbage', 'Babbage Ltd'), (2, 'curie', 'Curie SA')) AS c(n, id, name)
   ON i % 3 = c.n;
 CREATE INDEX events_properties_idx ON events USING gin (properties jsonb_path_ops);
+CREATE INDEX events_received_at_idx ON events (received_at);
 ANALYZE events;
-SELECT access_key.ak_protect('events') \g /dev/null
+-- received_at is each event's time: keys limited to a timeframe compare it (through its index).
+SELECT access_key.ak_protect('events', 'properties', 'received_at') \g /dev/null
 GRANT SELECT, INSERT, UPDATE, DELETE ON events TO demo_api;
 GRANT USAGE ON SEQUENCE events_id_seq TO demo_api;
 
@@ -183,4 +185,55 @@ SELECT k.label,
                            FROM (SELECT properties #>> '{customer,id}' AS c, properties ->> 'event' AS e, count(*) AS n
                                  FROM events GROUP BY 1, 2) AS t$q$) AS now_sees
 FROM demo_keys k WHERE k.label = 'Babbage read-only';
+RESET ROLE;
+
+\echo
+\echo '== A customer admin hands out a narrower key, without the SaaS team'
+\echo '   The SaaS admin gives Ada''s admin a key that may derive keys ("keys"), limited to Ada''s events'
+SET ROLE demo_admin;
+INSERT INTO demo_keys SELECT 'Ada admin', id, key FROM access_key.ak_create_key('{
+  "name": "Ada Corp customer admin", "permitted": ["queries", "saved_queries", "keys"],
+  "options": {"queries": {"filters": [{"property_name": "customer.id", "operator": "eq", "property_value": "ada"}],
+                          "collections": ["public.events"]},
+              "saved_queries": {"allowed": ["purchases_by_country"],
+                                "filters": [{"property_name": "customer.id", "operator": "eq", "property_value": "ada"}]}}}');
+RESET ROLE;
+SET ROLE demo_api;
+\echo '   Ada''s admin, in the application, derives a key for a French analyst: purchases of French users, 5-7 November'
+SELECT demo_try(token, $q$SELECT key FROM access_key.ak_derive_key('{"name": "Ada Corp, French analyst",
+    "permitted": ["queries"],
+    "options": {"queries": {"filters": [{"property_name": "user.country", "operator": "eq", "property_value": "FR"},
+                                        {"property_name": "event", "operator": "eq", "property_value": "purchase"}],
+                            "timeframe": {"start": "2026-11-05T00:00:00Z", "end": "2026-11-08T00:00:00Z"}}}}')$q$) AS analyst
+FROM demo_keys WHERE label = 'Ada admin' \gset
+\echo '   ... asking for more than its own key has is refused when the key is made'
+SELECT demo_try(token, $q$SELECT key FROM access_key.ak_derive_key('{"name": "sneaky", "permitted": ["queries", "writes"]}')$q$) AS asks_for_writes,
+       demo_try(token, $q$SELECT key FROM access_key.ak_derive_key('{"name": "sneaky", "permitted": ["queries"],
+           "options": {"queries": {"collections": ["public.events", "public.other_events"]}}}')$q$) AS asks_for_another_collection
+FROM demo_keys WHERE label = 'Ada admin';
+RESET ROLE;
+INSERT INTO demo_keys VALUES ('Ada French analyst (derived)', NULL, :'analyst');
+SET ROLE demo_api;
+\echo '   What the parent and the derived key SEE (the child''s filters are ANDed with the parent''s; its timeframe applies)'
+SELECT k.label,
+       demo_try(k.token, $q$SELECT string_agg(format('%s/%s: %s from %s to %s', c, u, n, first_day, last_day), '; ' ORDER BY c, u)
+                           FROM (SELECT properties #>> '{customer,id}' AS c, properties #>> '{user,country}' AS u, count(*) AS n,
+                                        to_char(min(received_at), 'MM-DD') AS first_day, to_char(max(received_at), 'MM-DD') AS last_day
+                                 FROM events WHERE properties ->> 'event' = 'purchase' GROUP BY 1, 2) AS t$q$) AS sees_purchases
+FROM demo_keys k WHERE k.label IN ('Ada admin', 'Ada French analyst (derived)') ORDER BY k.label;
+\echo '   The derived key cannot write (its parent cannot), nor manage keys'
+SELECT demo_try(token, 'INSERT INTO events (properties) VALUES (''{}'') RETURNING 1') AS "insert",
+       demo_try(token, $q$SELECT access_key.ak_revoke_key(id)::text FROM demo_keys WHERE label = 'Ada admin'$q$) AS revoke_parent
+FROM demo_keys WHERE label = 'Ada French analyst (derived)';
+RESET ROLE;
+
+\echo
+\echo '== Revoking the customer admin''s key revokes every key derived from it, from the next transaction on'
+SET ROLE demo_admin;
+SELECT access_key.ak_revoke_key(id) FROM demo_keys WHERE label = 'Ada admin' \g /dev/null
+SELECT name, is_active, parent_id IS NOT NULL AS derived FROM access_key.ak_list_keys() WHERE name LIKE 'Ada Corp%' ORDER BY created_at;
+RESET ROLE;
+SET ROLE demo_api;
+SELECT demo_try(token, 'SELECT count(*) FROM events') AS derived_key_now
+FROM demo_keys WHERE label = 'Ada French analyst (derived)';
 RESET ROLE;

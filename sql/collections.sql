@@ -1,10 +1,10 @@
--- Protected event collections (SPEC §8): row filters through RLS, autofill,
+-- Protected event collections (docs/reference.md#protected-collections): row filters through RLS, autofill,
 -- append-only, index use and plan safety — as non-superuser roles.
 SET search_path = access_key, public;
 CREATE ROLE regress_ak_owner;
 CREATE ROLE regress_ak_app;
 GRANT CREATE ON SCHEMA public TO regress_ak_owner;
-GRANT EXECUTE ON FUNCTION ak_protect(regclass, name), ak_unprotect(regclass) TO regress_ak_owner;
+GRANT EXECUTE ON FUNCTION ak_protect(regclass, name, name), ak_unprotect(regclass) TO regress_ak_owner;
 
 SET ROLE regress_ak_owner;
 CREATE TABLE public.events (
@@ -70,7 +70,8 @@ BEGIN; SELECT ak_use_key(:'acme') IS NOT NULL AS acme; SELECT * FROM pg_temp.vis
 BEGIN; SELECT ak_use_key(:'globex') IS NOT NULL AS globex; SELECT * FROM pg_temp.visible(); COMMIT;
 BEGIN; SELECT ak_use_key(:'initech') IS NOT NULL AS initech; SELECT * FROM pg_temp.visible(); COMMIT;
 BEGIN; SELECT ak_use_key(:'pro_partners') IS NOT NULL AS pro_partners; SELECT * FROM pg_temp.visible(); COMMIT;
--- A key without "queries" sees nothing; a key without filters sees everything.
+-- A key without "queries" is refused (42501 naming the permission, not an
+-- empty result); a key without filters sees everything.
 BEGIN; SELECT ak_use_key(:'writer_only') IS NOT NULL AS writer_only; SELECT count(*) FROM public.events; COMMIT;
 BEGIN; SELECT ak_use_key(:'everything') IS NOT NULL AS everything; SELECT count(*) FROM public.events; COMMIT;
 -- A user's own WHERE only narrows further.
@@ -97,17 +98,32 @@ RETURNING properties;
 SELECT count(*) AS acme_now FROM public.events;
 COMMIT;
 BEGIN; SELECT ak_use_key(:'globex') IS NOT NULL; SELECT count(*) AS globex_unchanged FROM public.events; COMMIT;
--- A key without "writes" cannot insert (the standard RLS error).
+-- A key without "writes" cannot insert, and is told which permission it lacks.
 BEGIN;
 SELECT ak_use_key(:'initech') IS NOT NULL;
 INSERT INTO public.events (properties) VALUES ('{"page": "/x"}');
+\echo :LAST_ERROR_SQLSTATE
 ROLLBACK;
--- A key with "writes" but not "queries" inserts but cannot read back.
+-- A key with "writes" but not "queries" inserts but cannot read back, not
+-- even with INSERT ... RETURNING.
 BEGIN;
 SELECT ak_use_key(:'writer_only') IS NOT NULL;
 INSERT INTO public.events (properties) VALUES ('{"customer": {"id": "acme"}, "page": "/w"}');
+SAVEPOINT before_returning;
+INSERT INTO public.events (properties) VALUES ('{"page": "/r"}') RETURNING id;
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO before_returning;
 SELECT count(*) FROM public.events;
+\echo :LAST_ERROR_SQLSTATE
 ROLLBACK;
+-- Through an index scan the refusal is the same (the index condition checks first).
+BEGIN;
+SELECT ak_use_key(:'writer_only') IS NOT NULL;
+SET LOCAL enable_seqscan = off;
+SELECT count(*) FROM public.events WHERE properties @> '{"customer": {"id": "acme"}}';
+ROLLBACK;
+-- Without a key nothing changes: no rows (and inserts fail RLS, as shown above).
+SELECT count(*) AS without_key FROM public.events;
 
 -- Updates, deletes and truncation are impossible for keyed sessions.
 BEGIN;
@@ -157,7 +173,8 @@ RESET plan_cache_mode;
 -- Parallel workers get the key from the session's settings: same answers.
 BEGIN;
 SELECT ak_use_key(:'pro_partners') IS NOT NULL;
-SET LOCAL force_parallel_mode = on;
+\i sql/include/parallel_setting.sql
+SET LOCAL :parallel_setting = on;
 SET LOCAL parallel_setup_cost = 0;
 SET LOCAL parallel_tuple_cost = 0;
 SET LOCAL min_parallel_table_scan_size = 0;
@@ -215,7 +232,7 @@ SELECT ak_unprotect('public.typed');
 BEGIN; SELECT ak_use_key(:'acme') IS NOT NULL; SELECT ak_protect('public.typed', 'id'); ROLLBACK;
 SET ROLE regress_ak_app;
 SELECT ak_protect('public.typed');
--- Partitioned tables are refused: RLS on a parent does not cover its partitions.
+-- A partitioned table is protected with its partitions (sql/partitions.sql); a partition alone is refused.
 SET ROLE regress_ak_owner;
 CREATE TABLE public.parted (properties jsonb) PARTITION BY LIST ((properties ->> 'k'));
 CREATE TABLE public.parted_a PARTITION OF public.parted FOR VALUES IN ('a');

@@ -1,4 +1,4 @@
--- Datasets (SPEC §10), as non-superuser roles.
+-- Datasets (docs/reference.md#datasets), as non-superuser roles.
 SET search_path = access_key, public;
 CREATE ROLE regress_ak_owner;
 CREATE ROLE regress_ak_app;
@@ -101,7 +101,7 @@ RESET ROLE;
 SET ROLE regress_ak_owner;
 SELECT * FROM ak_list_datasets();
 SELECT ak_dataset_definition('daily_by_customer') - 'refreshed_at';
-SELECT ak_dataset_results('my_sensitive_dataset', '{"c": "acme"}');
+SELECT ak_dataset_results('my_sensitive_dataset', '{"c": "acme"}') -> 'result' AS computed_when_created;
 -- A refresh replaces the stored rows as a whole.
 INSERT INTO public.purchases VALUES ('acme', 'eu', 100, '2026-11-04');
 SELECT ak_dataset_results('revenue_by_customer', '{"customer.id": "acme", "region": "eu"}') -> 'result' AS before_refresh;

@@ -1,4 +1,4 @@
--- Filter semantics (SPEC §4), through the pure ak_apply_filters.
+-- Filter semantics (docs/reference.md#filters), through the pure ak_apply_filters.
 SET search_path = access_key, public;
 
 CREATE TABLE events (label text PRIMARY KEY, properties jsonb);

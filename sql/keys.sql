@@ -1,4 +1,4 @@
--- Key store and lifecycle (SPEC §5), run as a non-superuser admin role.
+-- Key store and lifecycle (docs/reference.md#admin-functions), run as a non-superuser admin role.
 SET search_path = access_key, public;
 CREATE ROLE regress_ak_admin;
 CREATE ROLE regress_ak_app;
@@ -123,15 +123,11 @@ SELECT ak_unrevoke_key(:'ada_id');
 SELECT ak_delete_key(:'ada_id');
 SELECT count(*) FROM access_key.keys;
 \echo SQLSTATE :SQLSTATE
--- ... nor the internal helpers.
-SELECT ak_generate_token();
-SELECT ak_hash_token('x');
 RESET ROLE;
 
 -- Only a BLAKE2b-256 hash is stored: no column of any extension table holds
 -- a token, or any text starting with ak_.
-SELECT encode(token_hash, 'hex') = encode(ak_hash_token(:'ada_token'), 'hex') AS stored_hash_matches,
-       octet_length(token_hash) AS hash_bytes
+SELECT octet_length(token_hash) AS hash_bytes, position(convert_to(:'ada_token', 'UTF8') IN token_hash) AS token_inside
 FROM access_key.key_tokens WHERE key_id = :'ada_id';
 CREATE FUNCTION pg_temp.columns_containing(needle text) RETURNS bigint
 LANGUAGE plpgsql AS $$
@@ -141,13 +137,15 @@ DECLARE
     n bigint;
 BEGIN
     FOR col IN
-        SELECT c.oid::regclass AS rel, a.attname
+        SELECT c.oid::regclass AS rel, a.attname, a.atttypid = 'bytea'::regtype AS is_bytea
         FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
         WHERE c.relnamespace = 'access_key'::regnamespace AND c.relkind = 'r'
           AND a.attnum > 0 AND NOT a.attisdropped
     LOOP
-        EXECUTE format('SELECT count(*) FROM %s WHERE %I::text LIKE %L OR encode(%I::text::bytea, ''escape'') LIKE %L',
-                       col.rel, col.attname, '%' || needle || '%', col.attname, '%' || needle || '%')
+        -- Bytes are searched as raw bytes, everything else as its text.
+        EXECUTE format(CASE WHEN col.is_bytea THEN 'SELECT count(*) FROM %s WHERE encode(%I, ''escape'') LIKE %L'
+                            ELSE 'SELECT count(*) FROM %s WHERE %I::text LIKE %L' END,
+                       col.rel, col.attname, '%' || needle || '%')
             INTO n;
         hits := hits + n;
     END LOOP;
@@ -156,6 +154,21 @@ END
 $$;
 SELECT pg_temp.columns_containing(:'ada_token') AS cells_with_token,
        pg_temp.columns_containing(substr(:'ada_token', 4, 20)) AS cells_with_token_part;
+
+-- Known answers: the stored hash is BLAKE2b-256 of the token's bytes, and the
+-- checksum is zlib's CRC-32 in base62, both computed independently (Python:
+-- hashlib.blake2b(token.encode(), digest_size=32), zlib.crc32).  A 64-hex
+-- Keen key and a native token with its checksum:
+SELECT access_key.ak_import_key('8F4A7C2E91B3D6054E2A9C7F1B8D3E6A0C5F9B2D7E4A1C8F6B3D0E9A2C7F5B14',
+                                '{"name": "known answer, Keen"}') AS keen_known_id \gset
+SELECT access_key.ak_import_key('ak_Keen2Access0Key1Known2Answer3Test4Vector5671HHAGA',
+                                '{"name": "known answer, native"}') AS native_known_id \gset
+SELECT k.name, encode(t.token_hash, 'hex') AS token_hash
+FROM access_key.key_tokens AS t JOIN access_key.ak_list_keys() AS k ON k.id = t.key_id
+WHERE t.key_id IN (:'keen_known_id', :'native_known_id') ORDER BY k.name;
+-- One character off the native token breaks its checksum.
+SELECT access_key.ak_import_key('ak_Keen2Access0Key1Known2Answer3Test4Vector5671HHAGB', '{"name": "typo"}');
+\echo SQLSTATE :SQLSTATE
 
 -- Deleting removes the key and its tokens.
 SET ROLE regress_ak_admin;

@@ -1,4 +1,4 @@
--- ak_permits (SPEC §7): the pure variant on definitions, then the session variant.
+-- ak_permits (docs/reference.md#ak_permits-rules): the pure variant on definitions, then the session variant.
 SET search_path = access_key, public;
 
 CREATE TABLE definitions (label text PRIMARY KEY, d access_key);

@@ -1,9 +1,9 @@
--- Saved and cached queries (SPEC §9), as non-superuser roles.
+-- Saved and cached queries (docs/reference.md#saved-and-cached-queries), as non-superuser roles.
 SET search_path = access_key, public;
 CREATE ROLE regress_ak_owner;
 CREATE ROLE regress_ak_app;
 GRANT CREATE ON SCHEMA public TO regress_ak_owner;
-GRANT EXECUTE ON FUNCTION ak_protect(regclass, name), ak_create_saved_query(text, text, interval),
+GRANT EXECUTE ON FUNCTION ak_protect(regclass, name, name), ak_create_saved_query(text, text, interval),
     ak_update_saved_query(text, text, interval), ak_delete_saved_query(text),
     ak_refresh_cached_queries() TO regress_ak_owner;
 
@@ -46,7 +46,7 @@ SELECT ak_create_saved_query('domain_probe', $q$SELECT '{1}'::public.checked_int
 SELECT ak_delete_saved_query('domain_probe');
 RESET ROLE;
 
--- Keys (SPEC §7 rules for saved and cached queries).
+-- Keys (docs/reference.md#ak_permits-rules rules for saved and cached queries).
 CREATE FUNCTION pg_temp.new_key(definition text) RETURNS text LANGUAGE sql AS
     'SELECT key FROM access_key.ak_create_key(definition::access_key.access_key)';
 SELECT pg_temp.new_key('{"name": "allowed", "permitted": ["saved_queries"],
@@ -79,20 +79,24 @@ FROM (VALUES ('allowed', :'k_allowed'), ('blocked', :'k_blocked'), ('both', :'k_
 ORDER BY k.label, q.name;
 
 -- Live queries use saved_queries.filters, not queries.filters, and need no
--- queries permission; outside the saved query the key still sees nothing.
+-- queries permission; outside the saved query the key may not read (42501).
 BEGIN;
 SELECT ak_use_key(:'k_allowed') IS NOT NULL;
 SELECT ak_saved_query_result('per_customer');
-SELECT count(*) AS direct_select FROM public.events;
 SHOW access_key.context;
+SELECT count(*) AS direct_select FROM public.events;
+ROLLBACK;
 -- ... and a key cannot switch itself into the saved_queries context.
+BEGIN;
+SELECT ak_use_key(:'k_allowed') IS NOT NULL;
 SET access_key.context = 'saved_queries';
 ROLLBACK;
 -- The saved_queries context reaches parallel workers (it is a setting): with
 -- parallel plans forced, the workers apply the same filters.
 BEGIN;
 SELECT ak_use_key(:'k_allowed') IS NOT NULL;
-SET LOCAL force_parallel_mode = on;
+\i sql/include/parallel_setting.sql
+SET LOCAL :parallel_setting = on;
 SET LOCAL parallel_setup_cost = 0;
 SET LOCAL parallel_tuple_cost = 0;
 SET LOCAL min_parallel_table_scan_size = 0;
@@ -128,10 +132,12 @@ SELECT count(*) AS listed_without_key FROM ak_list_saved_queries();
 SELECT ak_saved_query_result('per_customer');
 RESET ROLE;
 
--- Cached: an error before the first refresh, then the stored result.
+-- Cached: computed when stored, so there is a result at once; a refresh
+-- recomputes only what is due.
 SET ROLE regress_ak_owner;
-SELECT ak_saved_query_result('totals');
-SELECT ak_refresh_cached_queries() AS refreshed;
+SELECT ak_saved_query_result('totals') - 'refreshed_at' AS totals,
+       (ak_saved_query_result('totals') ->> 'refreshed_at')::timestamptz <= now() AS refreshed_when_stored;
+SELECT ak_refresh_cached_queries() AS refreshed_none_due;
 SELECT ak_refresh_cached_queries() AS refreshed_again_not_due;
 SELECT ak_saved_query_result('totals') -> 'result' AS totals,
        ak_saved_query_result('totals') ->> 'refreshed_at' IS NOT NULL AS has_refreshed_at;
@@ -156,7 +162,7 @@ SELECT ak_saved_query_result('sneaky');
 SELECT count(*) AS events_unchanged FROM public.events;
 
 -- Cached results are computed as the role that stored the query, whoever refreshes.
-SELECT ak_create_saved_query('computed_as', 'SELECT current_user AS role', '1 minute');
+SELECT ak_create_saved_query('computed_as', 'SELECT current_user AS role', '1 microsecond');
 RESET ROLE;
 SELECT ak_refresh_cached_queries() >= 1 AS refreshed_by_superuser;
 SELECT ak_saved_query_result('computed_as') -> 'result' AS computed_as;
@@ -166,7 +172,7 @@ RESET ROLE;
 CREATE ROLE regress_ak_gone;
 GRANT EXECUTE ON FUNCTION ak_create_saved_query(text, text, interval) TO regress_ak_gone;
 SET ROLE regress_ak_gone;
-SELECT ak_create_saved_query('orphan', 'SELECT 1 AS one', '1 minute');
+SELECT ak_create_saved_query('orphan', 'SELECT 1 AS one', '1 microsecond');
 RESET ROLE;
 REVOKE EXECUTE ON FUNCTION ak_create_saved_query(text, text, interval) FROM regress_ak_gone;
 DROP ROLE regress_ak_gone;
@@ -174,23 +180,38 @@ SELECT ak_refresh_cached_queries() AS refreshed_without_orphan;
 SELECT ak_delete_saved_query('orphan');
 SET ROLE regress_ak_owner;
 -- A cancel or statement_timeout stops the refresh instead of becoming a warning.
-SELECT ak_create_saved_query('slow', 'SELECT pg_sleep(10) AS slept', '1 minute');
+CREATE TABLE public.sleep_for (seconds float8);
+INSERT INTO public.sleep_for VALUES (0);
+SELECT ak_create_saved_query('slow', 'SELECT pg_sleep(seconds) AS slept FROM public.sleep_for', '1 microsecond');
+UPDATE public.sleep_for SET seconds = 10;
 SET statement_timeout = '200ms';
 SELECT ak_refresh_cached_queries();
 RESET statement_timeout;
 SELECT ak_delete_saved_query('slow');
+DROP TABLE public.sleep_for;
 
 -- A cached query that fails is reported and skipped; the others refresh.
 CREATE TABLE public.fragile (x int);
-SELECT ak_create_saved_query('fragile', 'SELECT count(*) AS n FROM fragile', '1 minute');
-SELECT ak_create_saved_query('sturdy', 'SELECT 42 AS answer', '1 minute');
+SELECT ak_create_saved_query('fragile', 'SELECT count(*) AS n FROM fragile', '1 microsecond');
+SELECT ak_create_saved_query('sturdy', 'SELECT 42 AS answer', '1 microsecond');
 DROP TABLE public.fragile;
 SELECT ak_refresh_cached_queries() AS refreshed;
 SELECT ak_saved_query_result('sturdy') -> 'result' AS sturdy;
 
--- Update replaces the query and drops the cached result; delete removes it.
+-- Update replaces the query and computes its result at once; delete removes it.
 SELECT ak_update_saved_query('totals', 'SELECT count(*) AS total, 2 AS version FROM events', '1 hour');
-SELECT ak_saved_query_result('totals');
+SELECT ak_saved_query_result('totals') - 'refreshed_at' AS totals_updated;
+-- A query that fails when computed is not stored.
+SELECT ak_create_saved_query('broken', 'SELECT 1 / (count(*) - count(*)) AS x FROM events', '1 hour');
+SELECT ak_update_saved_query('totals', 'SELECT 1 / (count(*) - count(*)) AS x FROM events', '1 hour');
+SELECT ak_saved_query_result('totals') - 'refreshed_at' AS totals_unchanged;
+-- Made live, it keeps no result; made cached again, it has one at once.
+SELECT ak_update_saved_query('sturdy', 'SELECT 43 AS answer');
+RESET ROLE;
+SELECT result IS NULL AND refreshed_at IS NULL AS live_keeps_no_result FROM access_key.saved_queries WHERE name = 'sturdy';
+SET ROLE regress_ak_owner;
+SELECT ak_update_saved_query('sturdy', 'SELECT 44 AS answer', '1 day');
+SELECT ak_saved_query_result('sturdy') -> 'result' AS cached_again;
 SELECT ak_update_saved_query('no_such_query', 'SELECT 1');
 SELECT ak_delete_saved_query('sturdy');
 SELECT ak_delete_saved_query('sturdy');

@@ -1,9 +1,9 @@
--- Schema inspection (SPEC §11): only what the key can see, Keen's type names.
+-- Schema inspection (docs/reference.md#schema-inspection): only what the key can see, Keen's type names.
 SET search_path = access_key, public;
 CREATE ROLE regress_ak_owner;
 CREATE ROLE regress_ak_app;
 GRANT CREATE ON SCHEMA public TO regress_ak_owner;
-GRANT EXECUTE ON FUNCTION ak_protect(regclass, name) TO regress_ak_owner;
+GRANT EXECUTE ON FUNCTION ak_protect(regclass, name, name) TO regress_ak_owner;
 
 SET ROLE regress_ak_owner;
 CREATE TABLE public.events (id serial, properties jsonb NOT NULL);
@@ -69,11 +69,18 @@ SELECT * FROM ak_schema('public.odd');
 DROP TABLE public.odd;
 RESET ROLE;
 
--- Keen's type names, one value each.
-SELECT v AS value, ak_keen_type(p, v::jsonb) AS type
-FROM (VALUES ('a', '"text"'), ('a', '"2026-11-01"'), ('a', '"2026-11-01T10:00:00+02:00"'), ('a', '1.5'),
-             ('a', 'false'), ('a', 'null'), ('a', '[1, 2]'), ('a.coordinates', '[2.35, 48.85]'),
-             ('a.coordinates', '[200, 48.85]'), ('a', '{"b": 1}')) AS t(p, v);
+-- Keen's type names, one value each (each property is named for what it holds).
+SET ROLE regress_ak_owner;
+CREATE TABLE public.kinds (properties jsonb);
+INSERT INTO public.kinds VALUES ('{"text": "text", "date": "2026-11-01", "datetime": "2026-11-01T10:00:00+02:00",
+    "number": 1.5, "boolean": false, "nothing": null, "list": [1, 2], "place": {"coordinates": [2.35, 48.85]},
+    "off_map": {"coordinates": [200, 48.85]}, "object": {"b": 1}, "not_an_object": 1}'), ('[1]'), ('"scalar"'), (NULL);
+SELECT ak_protect('public.kinds');
+SELECT * FROM ak_schema('public.kinds');
+DROP TABLE public.kinds;
+RESET ROLE;
+-- Dropped tables are forgotten: only the three collections above remain.
+SELECT collection FROM access_key.collections ORDER BY collection::text;
 
 -- Clean up.
 DROP TABLE public.events, public.other_events, public.hidden_events;

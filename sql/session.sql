@@ -1,4 +1,4 @@
--- Presenting a key (SPEC §6): the setting, ak_use_key, and every error case.
+-- Presenting a key (docs/reference.md#presenting-a-key): the setting, ak_use_key, and every error case.
 SET search_path = access_key, public;
 CREATE ROLE regress_ak_app;
 

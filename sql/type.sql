@@ -1,4 +1,4 @@
--- The access_key type (SPEC §3): validation, canonical output, casts, equality.
+-- The access_key type (docs/reference.md#the-access_key-type): validation, canonical output, casts, equality.
 SET search_path = access_key, public;
 
 -- Reports how a definition fares: 'ok' and its canonical form, or the error.
@@ -16,7 +16,7 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 
--- The seed example of SPEC §3 round-trips unchanged in meaning.
+-- The seed example of docs/reference.md#the-access_key-type round-trips unchanged in meaning.
 CREATE TABLE seed (d access_key);
 INSERT INTO seed VALUES ('{
   "name": "Ada Corp dashboard",

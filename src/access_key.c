@@ -5,8 +5,14 @@
 
 #include <sodium.h>
 
-#include "fmgr.h"
+#include "compat.h"
+#include "last_used.h"
+#include "key_scope.h"
+#include "schema.h"
 #include "session.h"
+
+#include "fmgr.h"
+#include "utils/guc.h"
 
 PG_MODULE_MAGIC;
 
@@ -20,6 +26,9 @@ _PG_init(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_SYSTEM_ERROR),
 				 errmsg("could not initialize libsodium")));
-	AkDefineSessionSettings();
-	AkRegisterCacheInvalidation();
+	AkSessionInit();
+	AkSchemaInit();
+	AkLastUsedInit();
+	AkKeyScopeInit();
+	AkReserveGucPrefix("access_key");
 }

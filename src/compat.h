@@ -74,4 +74,21 @@
 #define AkProcAclCheck(proc, role, mode) pg_proc_aclcheck((proc), (role), (mode))
 #endif
 
+/* Per-catalog ownership checks became object_ownercheck in 16. */
+#if PG_VERSION_NUM >= 160000
+#define AkOwnsRelation(relid) object_ownercheck(RelationRelationId, (relid), GetUserId())
+#else
+#define AkOwnsRelation(relid) pg_class_ownercheck((relid), GetUserId())
+#endif
+
+/* Predefined roles were named DEFAULT_ROLE_* before 14. */
+#if PG_VERSION_NUM >= 140000
+#define AK_ROLE_READ_ALL_SETTINGS ROLE_PG_READ_ALL_SETTINGS
+#else
+#define AK_ROLE_READ_ALL_SETTINGS DEFAULT_ROLE_READ_ALL_SETTINGS
+#endif
+
+/* Views have the security_invoker option from 15 on. */
+#define AK_HAVE_SECURITY_INVOKER (PG_VERSION_NUM >= 150000)
+
 #endif							/* ACCESS_KEY_COMPAT_H */

@@ -6,6 +6,8 @@
 
 #include "compat.h"
 #include "definition.h"
+#include "jsonb_util.h"
+#include "validate.h"
 
 #include "common/hashfn.h"
 #include "libpq/pqformat.h"
@@ -26,7 +28,6 @@ PG_FUNCTION_INFO_V1(access_key_eq);
 PG_FUNCTION_INFO_V1(access_key_ne);
 PG_FUNCTION_INFO_V1(access_key_hash);
 
-/* Detoasts a stored definition and refuses formats this build cannot read. */
 AccessKey
 DatumGetAccessKey(Datum datum)
 {
@@ -212,6 +213,7 @@ CheckJsonText(const char *text, int len)
 	pfree(dc.frames);
 }
 
+/* Parses and validates a definition's JSON text (the one way text comes in). */
 static AccessKey
 AkDefinitionFromText(const char *text, int len)
 {
@@ -232,8 +234,9 @@ AkDefinitionFromText(const char *text, int len)
 static const char *const member_rank[] = {
 	"name", "is_active", "permitted", "options",
 	"writes", "queries", "saved_queries", "cached_queries", "datasets", "schema",
-	"autofill", "operations", "allowed", "blocked", "filters", "index_by",
+	"autofill", "collections", "timeframe", "operations", "allowed", "blocked", "filters", "index_by",
 	"property_name", "operator", "property_value", "operands",
+	"start", "end",
 };
 
 /* Members whose values are user data, printed as stored. */
@@ -260,6 +263,7 @@ PrintString(StringInfo out, const char *s, int len)
 	AkEscapeJson(out, pnstrdup(s, len));
 }
 
+/* Prints one value; ranked: it belongs to the definition's own structure. */
 static void
 PrintValue(StringInfo out, JsonbValue *v, bool ranked)
 {
@@ -286,6 +290,7 @@ PrintValue(StringInfo out, JsonbValue *v, bool ranked)
 	}
 }
 
+/* Prints an object or array canonically (see member_rank for the order). */
 static void
 PrintContainer(StringInfo out, JsonbContainer *c, bool ranked)
 {
@@ -415,17 +420,22 @@ access_key_send(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
-/* access_key_to_jsonb(access_key): the definition with defaults filled in. */
-Datum
-access_key_to_jsonb(PG_FUNCTION_ARGS)
+Jsonb *
+AkDefinitionToJsonb(AccessKey ak)
 {
-	AccessKey	ak = PG_GETARG_ACCESS_KEY(0);
 	Size		csize = VARSIZE(ak) - AK_HEADER_SIZE;
 	Jsonb	   *jb = palloc(VARHDRSZ + csize);
 
 	SET_VARSIZE(jb, VARHDRSZ + csize);
 	memcpy(&jb->root, AkContainer(ak), csize);
-	PG_RETURN_JSONB_P(jb);
+	return jb;
+}
+
+/* access_key_to_jsonb(access_key): the definition with defaults filled in. */
+Datum
+access_key_to_jsonb(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_JSONB_P(AkDefinitionToJsonb(PG_GETARG_ACCESS_KEY(0)));
 }
 
 /* access_key_from_jsonb(jsonb): the validated cast into the type. */
@@ -435,11 +445,15 @@ access_key_from_jsonb(PG_FUNCTION_ARGS)
 	PG_RETURN_ACCESS_KEY(AkDefinitionFromJsonb(PG_GETARG_JSONB_P(0)));
 }
 
-/* Canonical forms are unique, so equal definitions have equal bytes. */
+/*
+ * Canonical forms are unique, so equal definitions have equal containers
+ * (and versions); flags say how a value was written and are ignored.
+ */
 static bool
 AccessKeyEquals(AccessKey a, AccessKey b)
 {
-	return VARSIZE(a) == VARSIZE(b) && memcmp(a, b, VARSIZE(a)) == 0;
+	return VARSIZE(a) == VARSIZE(b) && a->version == b->version &&
+		memcmp(a->container, b->container, VARSIZE(a) - AK_HEADER_SIZE) == 0;
 }
 
 /* access_key_eq(access_key, access_key) */
@@ -456,12 +470,18 @@ access_key_ne(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(!AccessKeyEquals(PG_GETARG_ACCESS_KEY(0), PG_GETARG_ACCESS_KEY(1)));
 }
 
-/* access_key_hash(access_key): consistent with = (equal values, equal bytes). */
+/*
+ * access_key_hash(access_key): consistent with =.  It hashes the value's bytes
+ * with its flags cleared, which for every value 1.0 wrote (no flags) is the
+ * hash 1.0 computed: hash indexes built then stay valid.
+ */
 Datum
 access_key_hash(PG_FUNCTION_ARGS)
 {
 	AccessKey	ak = PG_GETARG_ACCESS_KEY(0);
 
+	if (ak->flags != 0)
+		ak = AkDefinitionWithoutFlags(ak);
 	return hash_any((const unsigned char *) ak, VARSIZE(ak));
 }
 
@@ -471,16 +491,15 @@ AkDefinitionMember(AccessKey ak, const char *key)
 	return AkGetMember(AkContainer(ak), key);
 }
 
-/* options.<section>.<key>, or NULL when any part is absent. */
 JsonbValue *
-AkSectionMember(AccessKey ak, const char *section, const char *key)
+AkSectionMember(AccessKey ak, AkSection section, const char *key)
 {
 	JsonbValue *options = AkDefinitionMember(ak, "options");
 	JsonbValue *s;
 
 	if (options == NULL || !AkIsObject(options))
 		return NULL;
-	s = AkGetMember(options->val.binary.data, section);
+	s = AkGetMember(options->val.binary.data, ak_section_names[section]);
 	if (s == NULL || !AkIsObject(s))
 		return NULL;
 	return AkGetMember(s->val.binary.data, key);
@@ -495,16 +514,19 @@ AkIsActive(AccessKey ak)
 }
 
 bool
-AkArrayContainsString(JsonbValue *array, const char *str, int len)
+AkIsActiveGiven(AccessKey ak)
 {
-	JsonbValue	s;
+	return (ak->flags & AK_FLAG_IS_ACTIVE_GIVEN) != 0;
+}
 
-	if (array == NULL || !AkIsArray(array))
-		return false;
-	s.type = jbvString;
-	s.val.string.val = (char *) str;
-	s.val.string.len = len;
-	return findJsonbValueFromContainer(array->val.binary.data, JB_FARRAY, &s) != NULL;
+AccessKey
+AkDefinitionWithoutFlags(AccessKey ak)
+{
+	AccessKey	copy = palloc(VARSIZE(ak));
+
+	memcpy(copy, ak, VARSIZE(ak));
+	copy->flags = 0;
+	return copy;
 }
 
 bool

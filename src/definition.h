@@ -5,105 +5,74 @@
  * definition with every default filled in.  Storing jsonb lets the permission
  * checks look members up by binary search instead of re-parsing text, and the
  * version byte lets the format change later without guessing (hstore's lesson).
+ * Values only come into being through validate.c, so every reader here may
+ * assume a valid definition.
  */
 #ifndef ACCESS_KEY_DEFINITION_H
 #define ACCESS_KEY_DEFINITION_H
 
 #include "postgres.h"
 
+#include "vocabulary.h"
+
 #include "fmgr.h"
 #include "utils/jsonb.h"
 
 #define AK_FORMAT_VERSION 1
 
-/* Upper bound on a definition's text, so hostile input stays cheap to reject. */
-#define AK_MAX_DEFINITION_BYTES (1024 * 1024)
-
-/* Longest name, property path segment or saved-query name, in characters. */
-#define AK_MAX_NAME_CHARS 256
-
 typedef struct AccessKeyData
 {
 	int32		vl_len_;		/* varlena header (do not touch directly) */
 	uint8		version;		/* AK_FORMAT_VERSION */
-	uint8		reserved[3];	/* zero; room for flags */
+	uint8		flags;			/* how the value was written: AK_FLAG_* */
+	uint8		reserved[2];	/* zero */
 	char		container[FLEXIBLE_ARRAY_MEMBER];	/* a JsonbContainer */
 } AccessKeyData;
+
+/*
+ * Flags record how a value was written, not what it means: equality,
+ * hashing, output and binary send ignore them, and the key store keeps
+ * definitions with no flags set (as 1.0 wrote every value).
+ *
+ * AK_FLAG_IS_ACTIVE_GIVEN: the JSON the value was made from had a member
+ * "is_active" (the canonical form always has one, so only this flag tells
+ * "true by default" from "true as written": updating a revoked key
+ * re-activates it only in the second case).
+ */
+#define AK_FLAG_IS_ACTIVE_GIVEN 0x01
 
 typedef AccessKeyData *AccessKey;
 
 #define AK_HEADER_SIZE offsetof(AccessKeyData, container)
 #define AkContainer(ak) ((JsonbContainer *) (ak)->container)
 
+/* Detoasts a stored definition and refuses formats this build cannot read. */
 extern AccessKey DatumGetAccessKey(Datum datum);
 
 #define PG_GETARG_ACCESS_KEY(n) DatumGetAccessKey(PG_GETARG_DATUM(n))
 #define PG_RETURN_ACCESS_KEY(ak) PG_RETURN_POINTER(ak)
 
-/* The actions of "permitted", in canonical order. */
-typedef enum AkAction
-{
-	AK_ACTION_WRITES,
-	AK_ACTION_QUERIES,
-	AK_ACTION_SAVED_QUERIES,
-	AK_ACTION_CACHED_QUERIES,
-	AK_ACTION_DATASETS,
-	AK_ACTION_SCHEMA,
-	AK_ACTION_KEYS,
-	AK_ACTION_COUNT
-} AkAction;
-
-extern const char *const ak_action_names[AK_ACTION_COUNT];
-
-/* Dataset operations, in canonical order. */
-#define AK_DATASET_OPERATION_COUNT 3
-extern const char *const ak_dataset_operation_names[AK_DATASET_OPERATION_COUNT];
-
-/* Index of name in names[0..count), or -1. */
-extern int	AkLookupName(const char *const *names, int count, const char *name, int len);
-
-/* Validation (validate.c): the one way a definition comes into being. */
-extern AccessKey AkDefinitionFromJsonb(Jsonb *jb);
-
-/* Raises the definition error: 22023 with a detail naming the JSON path. */
-#define AkInvalidDefinition(hint, ...) \
-	ereport(ERROR, \
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE), \
-			 errmsg("invalid access key definition"), \
-			 errdetail(__VA_ARGS__), \
-			 (hint) ? errhint("%s", (const char *) (hint)) : 0))
-
-/* Helpers shared by the validators (validate.c). */
-extern const char *AkJsonTypeName(const JsonbValue *v);
-extern bool AkIsObject(const JsonbValue *v);
-extern bool AkIsArray(const JsonbValue *v);
-extern JsonbValue *AkGetMember(JsonbContainer *object, const char *key);
-extern void AkCheckMembers(JsonbContainer *object, const char *path,
-						   const char *const *allowed, int nallowed);
-extern char *AkChildPath(const char *path, const char *member);
-extern char *AkElementPath(const char *path, int index);
-extern void AkValidatePropertyPath(const JsonbValue *v, const char *path);
-extern void AkPushKey(JsonbParseState **state, const char *key);
-extern double AkJsonbNumber(const JsonbValue *v);	/* a jbvNumeric, as double */
-
-/* Filters (filter.c): validates a filter list and pushes its canonical form. */
-extern void AkValidateFilterList(JsonbValue *filters, const char *path,
-								 JsonbParseState **state);
-
-/* Reading a stored definition. */
+/* A top-level member ("name", "is_active", "permitted", "options"), or NULL. */
 extern JsonbValue *AkDefinitionMember(AccessKey ak, const char *key);
-extern JsonbValue *AkSectionMember(AccessKey ak, const char *section, const char *key);
-extern bool AkIsActive(AccessKey ak);
-extern bool AkPermitsAction(AccessKey ak, AkAction action);
-extern bool AkArrayContainsString(JsonbValue *array, const char *str, int len);
-extern char *AkDefinitionToCString(AccessKey ak);
 
-/*
- * SPEC §7 for a definition: the action permitted (and the key active), the
- * named resource not blocked and allowed, the dataset operation (index into
- * ak_dataset_operation_names, or -1) listed.  resource may be NULL.
- */
-extern bool AkKeyPermits(AccessKey ak, AkAction action, const char *resource, int resource_len,
-						 int operation);
+/* options.<section>.<key>, or NULL when any part is absent. */
+extern JsonbValue *AkSectionMember(AccessKey ak, AkSection section, const char *key);
+
+extern bool AkIsActive(AccessKey ak);
+
+/* Whether the JSON the value was made from said "is_active" (true or false). */
+extern bool AkIsActiveGiven(AccessKey ak);
+
+/* A copy without flags: the form the key store keeps. */
+extern AccessKey AkDefinitionWithoutFlags(AccessKey ak);
+
+/* Whether "permitted" lists the action (activity is not checked). */
+extern bool AkPermitsAction(AccessKey ak, AkAction action);
+
+/* The definition as jsonb (what the cast to jsonb returns). */
+extern Jsonb *AkDefinitionToJsonb(AccessKey ak);
+
+/* The canonical JSON text. */
+extern char *AkDefinitionToCString(AccessKey ak);
 
 #endif							/* ACCESS_KEY_DEFINITION_H */

@@ -1,9 +1,9 @@
 /*
- * filter.h — compiled filters (SPEC §4).
+ * filter.h — compiled filters.
  *
- * A key's filter list is compiled once — operators resolved, paths split,
- * regexes compiled, timestamps parsed — and then evaluated against every row
- * without re-reading the definition.
+ * A key's filter list is compiled once per key and context — operators
+ * resolved, paths split, regexes compiled, timestamps parsed — and then
+ * evaluated against every row without re-reading the definition.
  */
 #ifndef ACCESS_KEY_FILTER_H
 #define ACCESS_KEY_FILTER_H
@@ -11,36 +11,11 @@
 #include "postgres.h"
 
 #include "definition.h"
+#include "vocabulary.h"
 
+#include "datatype/timestamp.h"
 #include "regex/regex.h"
 #include "utils/jsonb.h"
-#include "utils/timestamp.h"
-
-/* Where filters come from: ad-hoc queries, or a saved query being run. */
-typedef enum AkContext
-{
-	AK_CONTEXT_QUERIES,
-	AK_CONTEXT_SAVED_QUERIES
-} AkContext;
-
-#define AK_CONTEXT_COUNT 2
-
-typedef enum AkFilterOp
-{
-	AK_OP_EQ,
-	AK_OP_NE,
-	AK_OP_LT,
-	AK_OP_LTE,
-	AK_OP_GT,
-	AK_OP_GTE,
-	AK_OP_EXISTS,
-	AK_OP_IN,
-	AK_OP_CONTAINS,
-	AK_OP_NOT_CONTAINS,
-	AK_OP_REGEX,
-	AK_OP_WITHIN,
-	AK_OP_OR
-} AkFilterOp;
 
 typedef struct AkFilter
 {
@@ -68,32 +43,22 @@ typedef struct AkFilterList
 	AkFilter   *filters;
 } AkFilterList;
 
-extern const char *const ak_context_names[AK_CONTEXT_COUNT];
-
-/* The action whose permission a context needs. */
-extern AkAction AkContextAction(AkContext context);
-
-/* Parses a context name; raises 22023 for anything else. */
-extern AkContext AkParseContext(const char *name, int len);
-
 /*
  * Compiles options.<context>.filters of ak into the current memory context;
  * the definition must outlive the result (values point into it).
  */
 extern AkFilterList *AkCompileFilters(AccessKey ak, AkContext context);
 
+/* Whether properties pass every filter of the list. */
 extern bool AkFiltersMatch(const AkFilterList *list, Jsonb *properties);
 
 /*
- * A jsonpath predicate that every row passing the filters satisfies (a
- * superset, for GIN indexes), or NULL when the filters give no usable one.
+ * Compiles a filter's regular expression (advanced syntax, C collation) into
+ * the current memory context.  With free_with_context the engine's memory is
+ * released when that context is reset; otherwise the caller calls
+ * pg_regfree.  NULL, with the engine's message, when the pattern is invalid.
  */
-extern char *AkFiltersPrefilter(const AkFilterList *list);
-
-/* A JSON array of exactly two numbers, read as [longitude, latitude]. */
-extern bool AkLonLatPair(JsonbContainer *pair, double *lon, double *lat);
-
-/* ISO-8601 timestamps (SPEC §4 ordering); false when s is not one. */
-extern bool AkParseIsoTimestamp(const char *s, int len, TimestampTz *result);
+extern regex_t *AkCompileRegex(const char *pattern, int len, bool free_with_context,
+							   char *message, size_t message_size);
 
 #endif							/* ACCESS_KEY_FILTER_H */

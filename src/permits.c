@@ -1,10 +1,11 @@
 /*
- * permits.c — ak_permits (SPEC §7): may this key perform an action, on a
+ * permits.c — ak_permits (docs/reference.md#ak_permits-rules): may this key perform an action, on a
  * named saved query, cached query or dataset, with a dataset operation?
  */
 #include "postgres.h"
 
-#include "definition.h"
+#include "jsonb_util.h"
+#include "permits.h"
 #include "session.h"
 
 #include "utils/builtins.h"
@@ -19,17 +20,6 @@ typedef struct PermitsRequest
 	int			operation;		/* dataset operation index, or -1 */
 } PermitsRequest;
 
-static char *
-ActionList(void)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	for (int i = 0; i < AK_ACTION_COUNT; i++)
-		appendStringInfo(&buf, "%s%s", i ? ", " : "", ak_action_names[i]);
-	return buf.data;
-}
-
 /* Validates the arguments; errors do not depend on which key is asking. */
 static PermitsRequest
 ParseRequest(text *action, text *resource, text *operation)
@@ -42,7 +32,7 @@ ParseRequest(text *action, text *resource, text *operation)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown access key action \"%s\"", text_to_cstring(action)),
-				 errhint("Actions are: %s.", ActionList())));
+				 errhint("Actions are: %s.", AkJoinNames(ak_action_names, AK_ACTION_COUNT))));
 	req.action = (AkAction) idx;
 	req.resource = resource;
 	req.operation = -1;
@@ -66,7 +56,8 @@ ParseRequest(text *action, text *resource, text *operation)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown dataset operation \"%s\"", text_to_cstring(operation)),
-					 errhint("Operations are: read, list, retrieve.")));
+					 errhint("Operations are: %s.",
+							 AkJoinNames(ak_dataset_operation_names, AK_DATASET_OPERATION_COUNT))));
 	}
 	return req;
 }
@@ -74,10 +65,14 @@ ParseRequest(text *action, text *resource, text *operation)
 bool
 AkKeyPermits(AccessKey ak, AkAction action, const char *resource, int resource_len, int operation)
 {
-	const char *section = ak_action_names[action];
+	AkSection	section = (AkSection) action;
 
 	if (!AkIsActive(ak) || !AkPermitsAction(ak, action))
 		return false;
+	/* Only actions with an options section have named resources or operations. */
+	Assert((resource == NULL && operation < 0) || action < AK_ACTION_KEYS);
+	if (action >= AK_ACTION_KEYS)
+		return resource == NULL && operation < 0;
 
 	if (operation >= 0)
 	{
@@ -103,6 +98,7 @@ AkKeyPermits(AccessKey ak, AkAction action, const char *resource, int resource_l
 	return true;
 }
 
+/* AkKeyPermits for a parsed request. */
 static bool
 Permits(AccessKey ak, const PermitsRequest *req)
 {

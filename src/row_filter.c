@@ -1,34 +1,34 @@
 /*
  * row_filter.c — the SQL face of filters: ak_apply_filters (session and
- * pure), the index prefilter and its planner support, ak_filter_values.
+ * pure), ak_index_prefilter and ak_filter_values.
  *
  * Plans outlive keys: nothing here is folded into a plan.  The index
- * condition the support function adds calls ak_index_prefilter(), a STABLE
- * function evaluated when the scan starts, so a prepared statement executed
- * under another key gets that key's prefilter.
+ * condition the planner support adds (planner_support.c) calls
+ * ak_index_prefilter(), a STABLE function evaluated when the scan starts, so
+ * a prepared statement executed under another key gets that key's prefilter.
  */
 #include "postgres.h"
 
 #include "compat.h"
 #include "filter.h"
+#include "key_scope.h"
+#include "row_filter.h"
 #include "session.h"
 
-#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
-#include "nodes/makefuncs.h"
-#include "nodes/supportnodes.h"
-#include "parser/parse_func.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonpath.h"
 #include "utils/lsyscache.h"
+#include "utils/regproc.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
 PG_FUNCTION_INFO_V1(ak_apply_filters);
 PG_FUNCTION_INFO_V1(ak_apply_filters_definition);
-PG_FUNCTION_INFO_V1(ak_apply_filters_support);
 PG_FUNCTION_INFO_V1(ak_index_prefilter);
+PG_FUNCTION_INFO_V1(ak_filter_row);
+PG_FUNCTION_INFO_V1(ak_collection_index_prefilter);
 PG_FUNCTION_INFO_V1(ak_filter_values);
 
 /* ak_apply_filters(properties): the session key's filters in the current context. */
@@ -45,6 +45,59 @@ ak_apply_filters(PG_FUNCTION_ARGS)
 	if (view->filters->nfilters == 0)
 		PG_RETURN_BOOL(true);
 	PG_RETURN_BOOL(AkFiltersMatch(view->filters, PG_GETARG_JSONB_P(0)));
+}
+
+const AkContextView *
+AkReadableView(Oid collection)
+{
+	const AkContextView *view = AkSessionContextView();
+	const char *action;
+
+	if (view == NULL)
+		return NULL;
+	if (view->permitted)
+	{
+		AkRequireReadableCollection(view->scope, collection);
+		return view;
+	}
+	action = ak_action_names[AkContextAction(view->context)];
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("access key does not permit %s", action),
+			 errdetail("Reading protected collection \"%s\" needs the \"%s\" permission.",
+					   DatumGetCString(DirectFunctionCall1(regclassout, ObjectIdGetDatum(collection))),
+					   action),
+			 errhint("Every read of a protected collection needs it, including INSERT ... RETURNING.")));
+	return NULL;
+}
+
+/*
+ * ak_filter_row(collection, properties): the SELECT policy of a protected
+ * collection.  Whether the session's key may see the row; false without a
+ * key, 42501 when the key may not read the collection at all.
+ */
+Datum
+ak_filter_row(PG_FUNCTION_ARGS)
+{
+	const AkContextView *view;
+	Jsonb	   *properties;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_BOOL(false);
+	view = AkReadableView(PG_GETARG_OID(0));
+	if (view == NULL || PG_ARGISNULL(1))
+		PG_RETURN_BOOL(false);
+	properties = NULL;
+	/* The timeframe by keen.timestamp, for collections without a time column. */
+	if (AkScopeTimeFromProperties(view->scope, PG_GETARG_OID(0)))
+	{
+		properties = PG_GETARG_JSONB_P(1);
+		if (!AkScopePropertiesInTimeframe(view->scope, properties))
+			PG_RETURN_BOOL(false);
+	}
+	if (view->filters->nfilters == 0)
+		PG_RETURN_BOOL(true);
+	PG_RETURN_BOOL(AkFiltersMatch(view->filters, properties ? properties : PG_GETARG_JSONB_P(1)));
 }
 
 /* Per-call-site cache of the last definition compiled by the pure variant. */
@@ -120,49 +173,19 @@ ak_index_prefilter(PG_FUNCTION_ARGS)
 	return DirectFunctionCall1(jsonpath_in, CStringGetDatum(path));
 }
 
-static Oid
-PrefilterFunctionOid(void)
-{
-	List	   *name = list_make2(makeString("access_key"), makeString("ak_index_prefilter"));
-
-	return LookupFuncName(name, 0, NULL, false);
-}
-
 /*
- * Planner support for ak_apply_filters(properties): when properties is
- * indexed by a GIN jsonb operator class, offer the lossy index condition
- * properties @@ ak_index_prefilter().  The exact filter is still applied to
- * every row the index returns.
+ * ak_index_prefilter(collection): the index condition of ak_filter_row;
+ * "false" without a key, 42501 like ak_filter_row, so an index scan refuses
+ * as a sequential scan does.
  */
 Datum
-ak_apply_filters_support(PG_FUNCTION_ARGS)
+ak_collection_index_prefilter(PG_FUNCTION_ARGS)
 {
-	Node	   *rawreq = (Node *) PG_GETARG_POINTER(0);
-	SupportRequestIndexCondition *req;
-	FuncExpr   *call;
-	Oid			opno;
-	Expr	   *prefilter;
+	const AkContextView *view = AkReadableView(PG_GETARG_OID(0));
 
-	if (!IsA(rawreq, SupportRequestIndexCondition))
-		PG_RETURN_POINTER(NULL);
-	req = (SupportRequestIndexCondition *) rawreq;
-	if (!IsA(req->node, FuncExpr) || req->indexarg != 0)
-		PG_RETURN_POINTER(NULL);
-	call = (FuncExpr *) req->node;
-	if (list_length(call->args) != 1)
-		PG_RETURN_POINTER(NULL);
-
-	opno = get_opfamily_member(req->opfamily, JSONBOID, JSONPATHOID,
-							   JsonbJsonpathPredicateStrategyNumber);
-	if (!OidIsValid(opno))
-		PG_RETURN_POINTER(NULL);
-
-	prefilter = (Expr *) makeFuncExpr(PrefilterFunctionOid(), JSONPATHOID, NIL,
-									  InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
-	req->lossy = true;
-	PG_RETURN_POINTER(list_make1(make_opclause(opno, BOOLOID, false,
-											   (Expr *) linitial(call->args), prefilter,
-											   InvalidOid, InvalidOid)));
+	if (view == NULL)
+		return DirectFunctionCall1(jsonpath_in, CStringGetDatum("false"));
+	return DirectFunctionCall1(jsonpath_in, CStringGetDatum(view->prefilter ? view->prefilter : "true"));
 }
 
 static text *

@@ -1,17 +1,35 @@
 /*
- * saved_query.c — saved and cached queries (SPEC §9).
+ * saved_query.c — saved and cached queries (docs/reference.md#saved-and-cached-queries).
  *
  * A non-cached saved query runs live, as the caller, in the saved_queries
  * filter context, so the key's saved_queries.filters restrict the protected
- * collections it reads.  A cached query's result is computed by an admin's
- * ak_refresh_cached_queries() and stored; keys read the stored result.
+ * collections it reads.  A cached query's result is computed when it is
+ * stored or updated, in the admin's transaction, and again by refreshes
+ * (ak_refresh_cached_queries, ak_refresh_due); keys read the stored result,
+ * so a key never meets a cached query without one.  Results are always
+ * computed as the role that stored the query, as a materialized view is
+ * refreshed as its owner.
+ *
+ * Concurrency: a refresh locks the query's row (FOR NO KEY UPDATE) and
+ * re-reads it before computing, so a concurrent update or delete is either
+ * waited for and seen, or waits for the refresh: a result is always stored
+ * under the definition it was computed from.
  */
 #include "postgres.h"
 
 #include "compat.h"
+#include "result_set.h"
 #include "session.h"
-#include "store.h"
-#include "stored_query.h"
+#include "catalog.h"
+#include "admin.h"
+#include "jsonb_util.h"
+#include "key_scope.h"
+#include "permits.h"
+#include "sql_runner.h"
+#include "saved_query.h"
+#include "stored_sql.h"
+#include "subtransaction.h"
+#include "validate.h"
 
 #include "access/stratnum.h"
 #include "access/xact.h"
@@ -20,13 +38,14 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
-#include "utils/memutils.h"
-#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(ak_create_saved_query);
 PG_FUNCTION_INFO_V1(ak_update_saved_query);
+PG_FUNCTION_INFO_V1(ak_delete_saved_query);
 PG_FUNCTION_INFO_V1(ak_saved_query_result);
+PG_FUNCTION_INFO_V1(ak_list_saved_queries);
+/* Named by the 1.0 install script; kept so 1.0 databases keep working. */
 PG_FUNCTION_INFO_V1(ak_readable_saved_queries);
 PG_FUNCTION_INFO_V1(ak_refresh_cached_queries);
 
@@ -45,22 +64,23 @@ typedef struct SavedQuery
 	TimestampTz refreshed_at;
 } SavedQuery;
 
+/* Reads a row of access_key.saved_queries into q. */
 static void
 ReadSavedQuery(HeapTuple row, TupleDesc desc, SavedQuery *q)
 {
 	bool		isnull;
 	Datum		d;
 
-	q->name = TextDatumGetCString(AkStoreColumn(row, desc, "name", &isnull));
-	q->query = TextDatumGetCString(AkStoreColumn(row, desc, "query", &isnull));
-	q->search_path = TextDatumGetCString(AkStoreColumn(row, desc, "search_path", &isnull));
-	q->owner = DatumGetObjectId(AkStoreColumn(row, desc, "owner", &isnull));
-	d = AkStoreColumn(row, desc, "refresh_rate", &isnull);
+	q->name = TextDatumGetCString(AkCatalogColumn(row, desc, "name", &isnull));
+	q->query = TextDatumGetCString(AkCatalogColumn(row, desc, "query", &isnull));
+	q->search_path = TextDatumGetCString(AkCatalogColumn(row, desc, "search_path", &isnull));
+	q->owner = DatumGetObjectId(AkCatalogColumn(row, desc, "owner", &isnull));
+	d = AkCatalogColumn(row, desc, "refresh_rate", &isnull);
 	q->cached = !isnull;
 	q->refresh_rate = isnull ? NULL : DatumGetIntervalP(d);
-	q->result = AkStoreColumn(row, desc, "result", &isnull);
+	q->result = AkCatalogColumn(row, desc, "result", &isnull);
 	q->computed = !isnull;
-	d = AkStoreColumn(row, desc, "refreshed_at", &isnull);
+	d = AkCatalogColumn(row, desc, "refreshed_at", &isnull);
 	q->refreshed_at = isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
 }
 
@@ -72,13 +92,14 @@ FetchSavedQuery(const char *name, SavedQuery *q)
 	HeapTuple	row;
 
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(name));
-	row = AkStoreFetch("saved_queries", AK_STORE_STATEMENT_SNAPSHOT, 1, &key, &desc);
+	row = AkCatalogFetch("saved_queries", AK_CATALOG_STATEMENT_SNAPSHOT, 1, &key, &desc);
 	if (row == NULL)
 		return false;
 	ReadSavedQuery(row, desc, q);
 	return true;
 }
 
+/* Raises 42501 for a saved query the caller may not read. */
 static AK_NORETURN void
 DenySavedQuery(const char *name, const char *detail)
 {
@@ -88,6 +109,7 @@ DenySavedQuery(const char *name, const char *detail)
 			 errdetail("%s", detail)));
 }
 
+/* The refresh_rate argument: NULL (a live query), or a positive interval. */
 static Interval *
 CheckRefreshRate(FunctionCallInfo fcinfo, int argno)
 {
@@ -105,17 +127,31 @@ CheckRefreshRate(FunctionCallInfo fcinfo, int argno)
 	return rate;
 }
 
+/* A saved query's rows as a jsonb array, computed read-only as role. */
+static Jsonb *
+ComputeResult(Oid role, const char *query, const char *search_path)
+{
+	return AkJsonbArray(AkRunReadOnlyAs(role, AkRowsAsJsonbSql(query), search_path, 0, NULL, NULL, 1));
+}
+
+/*
+ * Creates or replaces a saved query.  A cached one gets its first result
+ * here, computed as the calling admin (who becomes its owner), so keys never
+ * read a cached query that has no result.
+ */
 static void
-StoreSavedQuery(FunctionCallInfo fcinfo, bool create)
+WriteSavedQuery(FunctionCallInfo fcinfo, bool create)
 {
 	const char *function = create ? "ak_create_saved_query" : "ak_update_saved_query";
 	char	   *name;
 	char	   *query;
+	char	   *search_path;
 	Interval   *rate;
+	List	   *reads;
 	SavedQuery	existing;
-	Oid			types[5] = {TEXTOID, TEXTOID, INTERVALOID, TEXTOID, OIDOID};
-	Datum		args[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Oid			types[6] = {TEXTOID, TEXTOID, INTERVALOID, TEXTOID, OIDOID, JSONBOID};
+	Datum		args[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 
 	AkRequireNoSessionKey(function);
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -125,7 +161,8 @@ StoreSavedQuery(FunctionCallInfo fcinfo, bool create)
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	AkCheckResourceName("saved query", name);
 	rate = CheckRefreshRate(fcinfo, 2);
-	query = AkCheckStoredQuery(text_to_cstring(PG_GETARG_TEXT_PP(1)), NULL);
+	query = AkCheckStoredQueryReads(text_to_cstring(PG_GETARG_TEXT_PP(1)), NULL, &reads);
+	search_path = AkCurrentSearchPath();
 
 	if (FetchSavedQuery(name, &existing) == create)
 		ereport(ERROR,
@@ -137,24 +174,35 @@ StoreSavedQuery(FunctionCallInfo fcinfo, bool create)
 	args[1] = CStringGetTextDatum(query);
 	args[2] = rate ? IntervalPGetDatum(rate) : (Datum) 0;
 	nulls[2] = rate ? ' ' : 'n';
-	args[3] = CStringGetTextDatum(AkCurrentSearchPath());
+	args[3] = CStringGetTextDatum(search_path);
 	args[4] = ObjectIdGetDatum(GetUserId());
+	args[5] = rate ? JsonbPGetDatum(ComputeResult(GetUserId(), query, search_path)) : (Datum) 0;
+	nulls[5] = rate ? ' ' : 'n';
 	if (create)
-		AkWriteStore("INSERT INTO access_key.saved_queries (name, query, refresh_rate, search_path, owner)"
-					 " VALUES ($1, $2, $3, $4, $5)", 5, types, args, nulls);
-	else
-		/* A changed query or rate drops the stored result; the updater owns it now. */
-		AkWriteStore("UPDATE access_key.saved_queries"
-					 " SET query = $2, refresh_rate = $3, search_path = $4, owner = $5, result = NULL,"
-					 "     refreshed_at = NULL, updated_at = pg_catalog.now()"
-					 " WHERE name OPERATOR(pg_catalog.=) $1", 5, types, args, nulls);
+		AkCatalogExecute("INSERT INTO access_key.saved_queries"
+						 " (name, query, refresh_rate, search_path, owner, result, refreshed_at)"
+						 " VALUES ($1, $2, $3, $4, $5, $6,"
+						 "         CASE WHEN $6 IS NOT NULL THEN pg_catalog.now() END)",
+						 6, types, args, nulls);
+	/* The updater owns it now; a live query keeps no result. */
+	else if (AkCatalogExecute("UPDATE access_key.saved_queries"
+							  " SET query = $2, refresh_rate = $3, search_path = $4, owner = $5, result = $6,"
+							  "     refreshed_at = CASE WHEN $6 IS NOT NULL THEN pg_catalog.now() END,"
+							  "     updated_at = pg_catalog.now()"
+							  " WHERE name OPERATOR(pg_catalog.=) $1", 6, types, args, nulls) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("saved query \"%s\" does not exist", name),
+				 errdetail("It was deleted while it was being updated.")));
+	/* What it reads, for keys limited to some collections (key_scope.h). */
+	AkRecordStoredQueryReads("saved_queries", name, reads);
 }
 
 /* ak_create_saved_query(name, query, refresh_rate): stores a validated SELECT. */
 Datum
 ak_create_saved_query(PG_FUNCTION_ARGS)
 {
-	StoreSavedQuery(fcinfo, true);
+	WriteSavedQuery(fcinfo, true);
 	PG_RETURN_VOID();
 }
 
@@ -162,8 +210,16 @@ ak_create_saved_query(PG_FUNCTION_ARGS)
 Datum
 ak_update_saved_query(PG_FUNCTION_ARGS)
 {
-	StoreSavedQuery(fcinfo, false);
+	WriteSavedQuery(fcinfo, false);
 	PG_RETURN_VOID();
+}
+
+/* ak_delete_saved_query(name): deletes it (and its cached result); true. */
+Datum
+ak_delete_saved_query(PG_FUNCTION_ARGS)
+{
+	AkDeleteNamed(fcinfo, "ak_delete_saved_query", "saved_queries", "saved query");
+	PG_RETURN_BOOL(true);
 }
 
 /*
@@ -201,6 +257,9 @@ ak_saved_query_result(PG_FUNCTION_ARGS)
 	{
 		if (!may_read_cache)
 			DenySavedQuery(name, "It is a cached query: the access key needs cached_queries permission for it.");
+		if (key)
+			AkRequireStoredQueryReadable("saved_queries", name, "cached query");
+		/* Only a database upgraded from 1.0 can hold a cached query never computed. */
 		if (!q.computed)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -217,7 +276,7 @@ ak_saved_query_result(PG_FUNCTION_ARGS)
 
 /* Whether a key may read this saved query (live or cached, by its kind). */
 static bool
-SavedQueryReadable(HeapTuple row, TupleDesc desc, AccessKey key, char **name)
+SavedQueryVisible(HeapTuple row, TupleDesc desc, AccessKey key, char **name)
 {
 	SavedQuery	q;
 
@@ -227,13 +286,21 @@ SavedQueryReadable(HeapTuple row, TupleDesc desc, AccessKey key, char **name)
 						q.name, strlen(q.name), -1);
 }
 
-/* ak_readable_saved_queries(): the names this caller may read, as text[]. */
+/* ak_list_saved_queries(): the names this caller may read. */
+Datum
+ak_list_saved_queries(PG_FUNCTION_ARGS)
+{
+	return AkReturnArrayAsSet(fcinfo, AkVisibleNames("saved_queries", SAVED_QUERY_ADMIN, SavedQueryVisible));
+}
+
+/* ak_readable_saved_queries(): the same names as text[] (1.0). */
 Datum
 ak_readable_saved_queries(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_ARRAYTYPE_P(AkVisibleNames("saved_queries", SAVED_QUERY_ADMIN, SavedQueryReadable));
+	PG_RETURN_ARRAYTYPE_P(AkVisibleNames("saved_queries", SAVED_QUERY_ADMIN, SavedQueryVisible));
 }
 
+/* Whether a cached query is due at now (never computed, or older than its rate). */
 static bool
 RefreshIsDue(const SavedQuery *q, TimestampTz now)
 {
@@ -249,18 +316,70 @@ RefreshIsDue(const SavedQuery *q, TimestampTz now)
 	return due <= now;
 }
 
-static void
-RefreshOne(const SavedQuery *q)
+typedef struct RefreshRequest
 {
-	List	   *rows = AkRunReadOnlyAs(q->owner, AkRowsAsJsonbSql(q->query), q->search_path,
-									   0, NULL, NULL, 1);
-	Oid			types[2] = {TEXTOID, JSONBOID};
-	Datum		args[2] = {CStringGetTextDatum(q->name), JsonbPGetDatum(AkJsonbArray(rows))};
+	const char *name;
+	TimestampTz now;
+	bool		refreshed;
+} RefreshRequest;
 
-	AkWriteStore("UPDATE access_key.saved_queries"
-				 " SET result = $2, refreshed_at = pg_catalog.now()"
-				 " WHERE name OPERATOR(pg_catalog.=) $1",
-				 2, types, args, NULL);
+/*
+ * Refreshes one cached query if it is still due: locks its row, re-reads it
+ * (the lock waits for a concurrent update or delete, and the re-read sees
+ * it), computes the result of the definition it read, and stores it under
+ * that same row version, which nobody can change while the lock is held.
+ */
+static void
+RefreshOne(void *arg)
+{
+	RefreshRequest *req = arg;
+	Oid			types[2] = {TEXTOID, JSONBOID};
+	Datum		args[2] = {CStringGetTextDatum(req->name), (Datum) 0};
+	TupleDesc	desc;
+	HeapTuple	row;
+	SavedQuery	q;
+
+	/* The stored result itself is not needed: only whether there is one. */
+	row = AkCatalogExecuteReturning("SELECT name, query, refresh_rate, search_path, owner, refreshed_at,"
+									"       CASE WHEN result IS NOT NULL THEN 'null'::pg_catalog.jsonb END AS result"
+									" FROM access_key.saved_queries WHERE name OPERATOR(pg_catalog.=) $1"
+									" FOR NO KEY UPDATE", 1, types, args, NULL, &desc);
+	req->refreshed = false;
+	if (row == NULL)
+		return;					/* deleted meanwhile */
+	ReadSavedQuery(row, desc, &q);
+	if (!RefreshIsDue(&q, req->now))
+		return;					/* refreshed, updated or made live meanwhile */
+	args[1] = JsonbPGetDatum(ComputeResult(q.owner, q.query, q.search_path));
+	AkCatalogExecute("UPDATE access_key.saved_queries"
+					 " SET result = $2, refreshed_at = pg_catalog.now()"
+					 " WHERE name OPERATOR(pg_catalog.=) $1",
+					 2, types, args, NULL);
+	req->refreshed = true;
+}
+
+int
+AkRefreshDueCachedQueries(TimestampTz now)
+{
+	TupleDesc	desc;
+	List	   *rows = AkCatalogScan("saved_queries", AK_CATALOG_STATEMENT_SNAPSHOT, &desc);
+	ListCell   *lc;
+	int			refreshed = 0;
+
+	foreach(lc, rows)
+	{
+		SavedQuery	q;
+		RefreshRequest req;
+
+		ReadSavedQuery(lfirst(lc), desc, &q);
+		if (!RefreshIsDue(&q, now))
+			continue;
+		req.name = q.name;
+		req.now = now;
+		if (AkTryOrWarn(RefreshOne, &req, psprintf("could not refresh cached query \"%s\"", q.name)))
+			refreshed += req.refreshed ? 1 : 0;
+	}
+	return refreshed;
 }
 
 /*
@@ -273,53 +392,6 @@ RefreshOne(const SavedQuery *q)
 Datum
 ak_refresh_cached_queries(PG_FUNCTION_ARGS)
 {
-	TupleDesc	desc;
-	List	   *rows;
-	ListCell   *lc;
-	volatile int refreshed = 0;
-	TimestampTz now = GetCurrentTransactionStartTimestamp();
-
 	AkRequireNoSessionKey("ak_refresh_cached_queries");
-	rows = AkStoreScan("saved_queries", AK_STORE_STATEMENT_SNAPSHOT, &desc);
-	foreach(lc, rows)
-	{
-		SavedQuery	q;
-		MemoryContext caller = CurrentMemoryContext;
-		ResourceOwner owner = CurrentResourceOwner;
-
-		ReadSavedQuery(lfirst(lc), desc, &q);
-		if (!RefreshIsDue(&q, now))
-			continue;
-
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(caller);
-		PG_TRY();
-		{
-			RefreshOne(&q);
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(caller);
-			CurrentResourceOwner = owner;
-			refreshed++;
-		}
-		PG_CATCH();
-		{
-			ErrorData  *edata;
-
-			MemoryContextSwitchTo(caller);
-			edata = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(caller);
-			CurrentResourceOwner = owner;
-			if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-				ReThrowError(edata);
-			ereport(WARNING,
-					(errcode(edata->sqlerrcode),
-					 errmsg("could not refresh cached query \"%s\": %s", q.name, edata->message),
-					 edata->detail ? errdetail("%s", edata->detail) : 0));
-			FreeErrorData(edata);
-		}
-		PG_END_TRY();
-	}
-	PG_RETURN_INT32(refreshed);
+	PG_RETURN_INT32(AkRefreshDueCachedQueries(GetCurrentTransactionStartTimestamp()));
 }

@@ -1,17 +1,20 @@
 /*
- * session.c — presenting a key: the access_key.key setting and its cache.
+ * session.c — presenting a key: the access_key.key and access_key.context
+ * settings, and the session's current key.
  *
  * The setting holds the token.  Parallel workers receive settings, not C
  * statics, so everything here is rebuilt from the setting and the key tables.
- * Resolution costs a hash and two index probes; it happens once per backend
- * per token and again only after the key tables change (relcache callback,
- * fed by the trigger on those tables) — never per row.
+ * The hot path compares two integers (the setting's generation and the key
+ * cache's epoch); a new token costs a BLAKE2b hash and a probe of the key
+ * cache (key_cache.c), which resolves it from the key tables on a miss.
  */
 #include "postgres.h"
 
 #include <sodium.h>
 
 #include "compat.h"
+#include "key_cache.h"
+#include "last_used.h"
 #include "session.h"
 
 #include "access/xact.h"
@@ -38,9 +41,6 @@ static char *key_setting = NULL;
  */
 static int	context_setting = AK_CONTEXT_QUERIES;
 
-/* How many visible rows ak_schema() reads to infer a collection's schema. */
-static int	schema_sample_rows = 1000;
-
 static const struct config_enum_entry context_options[] = {
 	{"queries", AK_CONTEXT_QUERIES, false},
 	{"saved_queries", AK_CONTEXT_SAVED_QUERIES, false},
@@ -50,32 +50,17 @@ static const struct config_enum_entry context_options[] = {
 /* Bumped by every assignment to the setting, so the hot path compares integers. */
 static uint64 key_setting_generation = 1;
 
-/* Bumped by every invalidation of the key tables, to notice one during a lookup. */
-static uint64 key_store_invalidations = 0;
+/*
+ * The key the setting resolved to, for key_setting_generation as of
+ * current_generation and the key cache's epoch as of current_epoch; NULL
+ * with current_format set when the token is malformed.
+ */
+static AkCachedKey *current = NULL;
+static AkTokenFormat current_format = AK_TOKEN_NATIVE;
+static uint64 current_generation = 0;
+static uint64 current_epoch = 0;
 
-typedef enum CachedKeyState
-{
-	KEY_FOUND,
-	KEY_MALFORMED,
-	KEY_UNKNOWN
-} CachedKeyState;
-
-typedef struct SessionKeyCache
-{
-	bool		valid;			/* cleared when the key tables change */
-	uint64		generation;		/* key_setting_generation it was checked for */
-	char	   *token;			/* the token it was resolved for (wiped on reuse) */
-	CachedKeyState state;
-	AkTokenFormat format;		/* why it is malformed */
-	AkStoredKey key;			/* when found */
-	bool		active;			/* definition's is_active, read once */
-	AkContextView views[AK_CONTEXT_COUNT];	/* compiled on first use */
-	bool		view_ready[AK_CONTEXT_COUNT];
-	MemoryContext context;		/* holds token, key and views */
-} SessionKeyCache;
-
-static SessionKeyCache cache;
-
+/* Check hook of access_key.key: refuses sources every role can read. */
 static bool
 CheckKeySetting(char **newval, void **extra, GucSource source)
 {
@@ -111,6 +96,7 @@ CheckContextSetting(int *newval, void **extra, GucSource source)
 	return true;
 }
 
+/* Assign hook of access_key.key: a new value is a new generation. */
 static void
 AssignKeySetting(const char *newval, void *extra)
 {
@@ -125,7 +111,7 @@ ShowKeySetting(void)
 }
 
 void
-AkDefineSessionSettings(void)
+AkSessionInit(void)
 {
 	DefineCustomStringVariable(AK_KEY_SETTING,
 							   "The access key token this session presents.",
@@ -146,31 +132,7 @@ AkDefineSessionSettings(void)
 							 PGC_SUSET,
 							 GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE,
 							 CheckContextSetting, NULL, NULL);
-	DefineCustomIntVariable("access_key.schema_sample_rows",
-							"How many visible rows access_key.ak_schema() reads.",
-							NULL,
-							&schema_sample_rows,
-							1000, 1, 10000000,
-							PGC_USERSET,
-							0,
-							NULL, NULL, NULL);
-	AkReserveGucPrefix("access_key");
-}
-
-static void
-InvalidateKeyCache(Datum arg, Oid relid)
-{
-	if (!OidIsValid(relid) || AkIsKeyStoreRelation(relid))
-	{
-		cache.valid = false;
-		key_store_invalidations++;
-	}
-}
-
-void
-AkRegisterCacheInvalidation(void)
-{
-	CacheRegisterRelcacheCallback(InvalidateKeyCache, (Datum) 0);
+	AkKeyCacheInit();
 }
 
 bool
@@ -179,55 +141,28 @@ AkSessionPresentsKey(void)
 	return key_setting != NULL && key_setting[0] != '\0';
 }
 
+/* Points current at the entry for the setting's token (NULL: malformed). */
 static void
 ResolveSessionKey(void)
 {
 	size_t		len = strlen(key_setting);
 	uint8		hash[AK_TOKEN_HASH_BYTES];
-	MemoryContext old;
-	uint64		invalidations_before = key_store_invalidations;
+	uint64		epoch = AkKeyCacheEpoch();
 
-	/* Same token as before and the key tables unchanged: nothing to do. */
-	if (cache.valid && cache.token && strcmp(cache.token, key_setting) == 0)
-	{
-		cache.generation = key_setting_generation;
-		return;
-	}
-
-	if (cache.context == NULL)
-		cache.context = AllocSetContextCreate(TopMemoryContext, "access_key session key",
-											  ALLOCSET_SMALL_SIZES);
-	if (cache.token)
-		sodium_memzero(cache.token, strlen(cache.token));
-	cache.valid = false;
-	cache.token = NULL;
-	memset(cache.view_ready, 0, sizeof(cache.view_ready));
-	MemoryContextReset(cache.context);
-
-	old = MemoryContextSwitchTo(cache.context);
-	cache.format = AkCheckTokenFormat(key_setting, len);
-	if (cache.format != AK_TOKEN_OK)
-		cache.state = KEY_MALFORMED;
-	else
+	current = NULL;
+	current_format = AkCheckTokenFormat(key_setting, len);
+	if (AkTokenFormatIsValid(current_format))
 	{
 		AkHashToken(key_setting, len, hash);
-		cache.state = AkLookupTokenHash(hash, &cache.key) ? KEY_FOUND : KEY_UNKNOWN;
+		current = AkKeyCacheLookup(hash);
 		sodium_memzero(hash, sizeof(hash));
-		if (cache.state == KEY_FOUND)
-			cache.active = AkIsActive(cache.key.definition);
 	}
-	cache.token = pstrdup(key_setting);
-	MemoryContextSwitchTo(old);
-
-	cache.generation = key_setting_generation;
-
-	/*
-	 * Opening the key tables can process invalidations; if one arrived
-	 * during the lookup, use this answer once but look again next time.
-	 */
-	cache.valid = (key_store_invalidations == invalidations_before);
+	current_generation = key_setting_generation;
+	/* An invalidation during the lookup: use this answer once, look again next time. */
+	current_epoch = (AkKeyCacheEpoch() == epoch) ? epoch : 0;
 }
 
+/* Raises 28000 "access key is not valid" with the reason; never the token. */
 static AK_NORETURN void
 ReportInvalidKey(const char *detail)
 {
@@ -245,27 +180,34 @@ AkSessionKey(void)
 
 	if (!AkSessionPresentsKey())
 		return NULL;
-	if (!cache.valid || cache.generation != key_setting_generation)
+	if (current_generation != key_setting_generation || current_epoch != AkKeyCacheEpoch())
 		ResolveSessionKey();
 
-	switch (cache.state)
-	{
-		case KEY_MALFORMED:
-			ReportInvalidKey(AkTokenFormatProblem(cache.format));
-		case KEY_UNKNOWN:
-			ReportInvalidKey("No key matches the token; it may have been deleted.");
-		case KEY_FOUND:
-			break;
-	}
-	if (!cache.active)
-		ReportInvalidKey("The key has been revoked.");
+	if (current == NULL)
+		ReportInvalidKey(AkTokenFormatProblem(current_format));
+	if (!current->found)
+		ReportInvalidKey("No key matches the token; it may have been deleted.");
+	if (!current->active)
+		ReportInvalidKey(current->key.chain_problem ? current->key.chain_problem : "The key has been revoked.");
 	now = GetCurrentTransactionStartTimestamp();
-	if (cache.key.expires_at <= now)
-		ReportInvalidKey(psprintf("The key expired at %s.", timestamptz_to_str(cache.key.expires_at)));
-	if (cache.key.token_valid_until <= now)
-		ReportInvalidKey(psprintf("The token was replaced by a rotated one and stopped working at %s.",
-								  timestamptz_to_str(cache.key.token_valid_until)));
-	return &cache.key;
+	if (current->key.expires_at <= now)
+		ReportInvalidKey(psprintf("The key expired at %s.", timestamptz_to_str(current->key.expires_at)));
+	if (current->key.token_valid_until <= now)
+		ReportInvalidKey(psprintf("The key was rotated: this token stopped working at %s.",
+								  timestamptz_to_str(current->key.token_valid_until)));
+	/* Once per transaction per key: the hot path compares two timestamps. */
+	if (current->use_noted_at != now)
+	{
+		current->use_noted_at = now;
+		AkLastUsedNote(&current->key.id, now);
+	}
+	return &current->key;
+}
+
+const uint8 *
+AkSessionTokenHash(void)
+{
+	return AkSessionKey() ? current->token_hash : NULL;
 }
 
 AkContext
@@ -277,25 +219,9 @@ AkCurrentContext(void)
 const AkContextView *
 AkSessionContextView(void)
 {
-	const AkStoredKey *key = AkSessionKey();
-	AkContext	ctx = AkCurrentContext();
-	AkContextView *view;
-
-	if (key == NULL)
+	if (AkSessionKey() == NULL)
 		return NULL;
-	view = &cache.views[ctx];
-	if (!cache.view_ready[ctx])
-	{
-		MemoryContext old = MemoryContextSwitchTo(cache.context);
-
-		view->context = ctx;
-		view->permitted = cache.active && AkPermitsAction(key->definition, AkContextAction(ctx));
-		view->filters = AkCompileFilters(key->definition, ctx);
-		view->prefilter = AkFiltersPrefilter(view->filters);
-		MemoryContextSwitchTo(old);
-		cache.view_ready[ctx] = true;
-	}
-	return view;
+	return AkKeyCacheView(current, AkCurrentContext());
 }
 
 void

@@ -1,17 +1,19 @@
 /*
- * session.h — the key a session presents (SPEC §6), resolved once per
- * backend and dropped when the key tables change.
+ * session.h — the key a session presents (docs/reference.md#presenting-a-key),
+ * resolved through the backend's key cache.
  */
 #ifndef ACCESS_KEY_SESSION_H
 #define ACCESS_KEY_SESSION_H
 
 #include "postgres.h"
 
-#include "filter.h"
-#include "key_store.h"
+#include "key_cache.h"
 
-extern void AkDefineSessionSettings(void);
-extern void AkRegisterCacheInvalidation(void);
+/*
+ * Defines access_key.key and access_key.context and registers the relcache
+ * callback that drops the cached key; called from _PG_init.
+ */
+extern void AkSessionInit(void);
 
 /* Whether access_key.key is set (to anything, valid or not). */
 extern bool AkSessionPresentsKey(void);
@@ -22,14 +24,8 @@ extern bool AkSessionPresentsKey(void);
  */
 extern const AkStoredKey *AkSessionKey(void);
 
-/* What the session's key allows in the current context (access_key.context). */
-typedef struct AkContextView
-{
-	AkContext	context;
-	bool		permitted;		/* active and the context's action permitted */
-	AkFilterList *filters;		/* the context's compiled filters */
-	char	   *prefilter;		/* jsonpath for GIN indexes, or NULL */
-} AkContextView;
+/* The BLAKE2b hash of the session's token, or NULL without a key; raises 28000 like AkSessionKey. */
+extern const uint8 *AkSessionTokenHash(void);
 
 /*
  * The view for the current context, compiled once per key and cached with

@@ -1,5 +1,6 @@
 /*
- * token.c — access key tokens (SPEC §5).
+ * token.c — access key tokens (docs/reference.md#tokens): generation, the
+ * format check of native and imported tokens, and hashing.
  */
 #include "postgres.h"
 
@@ -53,6 +54,7 @@ Crc32(const char *data, size_t len)
 	return ~crc;
 }
 
+/* The 6 base62 characters of the CRC-32 of data[0..len). */
 static void
 EncodeChecksum(const char *data, size_t len, char *out)
 {
@@ -76,13 +78,12 @@ AkGenerateToken(char *token)
 	token[AK_TOKEN_LEN] = '\0';
 }
 
-AkTokenFormat
-AkCheckTokenFormat(const char *token, size_t len)
+/* A native token: the "ak_" shape, then the checksum. */
+static AkTokenFormat
+CheckNativeToken(const char *token, size_t len)
 {
 	char		checksum[AK_TOKEN_CHECKSUM_CHARS];
 
-	if (len < AK_TOKEN_PREFIX_LEN || memcmp(token, AK_TOKEN_PREFIX, AK_TOKEN_PREFIX_LEN) != 0)
-		return AK_TOKEN_BAD_PREFIX;
 	if (len != AK_TOKEN_LEN)
 		return AK_TOKEN_BAD_LENGTH;
 	for (size_t i = AK_TOKEN_PREFIX_LEN; i < len; i++)
@@ -91,7 +92,22 @@ AkCheckTokenFormat(const char *token, size_t len)
 	EncodeChecksum(token, AK_TOKEN_LEN - AK_TOKEN_CHECKSUM_CHARS, checksum);
 	if (memcmp(checksum, token + AK_TOKEN_LEN - AK_TOKEN_CHECKSUM_CHARS, AK_TOKEN_CHECKSUM_CHARS) != 0)
 		return AK_TOKEN_BAD_CHECKSUM;
-	return AK_TOKEN_OK;
+	return AK_TOKEN_NATIVE;
+}
+
+AkTokenFormat
+AkCheckTokenFormat(const char *token, size_t len)
+{
+	if (len >= AK_TOKEN_PREFIX_LEN && memcmp(token, AK_TOKEN_PREFIX, AK_TOKEN_PREFIX_LEN) == 0)
+		return CheckNativeToken(token, len);
+	if (len < AK_TOKEN_IMPORTED_MIN_LEN)
+		return AK_TOKEN_TOO_SHORT;
+	if (len > AK_TOKEN_MAX_LEN)
+		return AK_TOKEN_TOO_LONG;
+	for (size_t i = 0; i < len; i++)
+		if (token[i] < '!' || token[i] > '~')
+			return AK_TOKEN_BAD_IMPORTED_CHARACTER;
+	return AK_TOKEN_IMPORTED;
 }
 
 /* The detail sentence for a malformed token; never quotes the token. */
@@ -100,16 +116,23 @@ AkTokenFormatProblem(AkTokenFormat format)
 {
 	switch (format)
 	{
-		case AK_TOKEN_OK:
+		case AK_TOKEN_NATIVE:
+		case AK_TOKEN_IMPORTED:
 			return "The token is well-formed.";
-		case AK_TOKEN_BAD_PREFIX:
-			return "The token is malformed: it does not start with \"ak_\".";
 		case AK_TOKEN_BAD_LENGTH:
-			return psprintf("The token is malformed: it is not %d characters long.", AK_TOKEN_LEN);
+			return psprintf("The token is malformed: it starts with \"ak_\" but is not %d characters long.",
+							AK_TOKEN_LEN);
 		case AK_TOKEN_BAD_CHARACTER:
 			return "The token is malformed: it contains a character other than a letter or digit after \"ak_\".";
 		case AK_TOKEN_BAD_CHECKSUM:
 			return "The token is malformed: its checksum does not match (a typo or a truncated copy).";
+		case AK_TOKEN_TOO_SHORT:
+			return psprintf("The token is malformed: it does not start with \"ak_\", and an imported token has at least %d characters.",
+							AK_TOKEN_IMPORTED_MIN_LEN);
+		case AK_TOKEN_TOO_LONG:
+			return psprintf("The token is malformed: it is longer than %d characters.", AK_TOKEN_MAX_LEN);
+		case AK_TOKEN_BAD_IMPORTED_CHARACTER:
+			return "The token is malformed: it contains a space, a control character or a non-ASCII character.";
 	}
 	return "The token is malformed.";
 }
@@ -118,6 +141,16 @@ void
 AkHashToken(const char *token, size_t len, uint8 *hash)
 {
 	crypto_generichash(hash, AK_TOKEN_HASH_BYTES, (const unsigned char *) token, len, NULL, 0);
+}
+
+bytea *
+AkTokenHashBytea(const char *token, size_t len)
+{
+	bytea	   *hash = palloc(VARHDRSZ + AK_TOKEN_HASH_BYTES);
+
+	SET_VARSIZE(hash, VARHDRSZ + AK_TOKEN_HASH_BYTES);
+	AkHashToken(token, len, (uint8 *) VARDATA(hash));
+	return hash;
 }
 
 /* ak_generate_token(): a fresh token (internal; the key store hashes it). */
@@ -138,9 +171,6 @@ Datum
 ak_hash_token(PG_FUNCTION_ARGS)
 {
 	text	   *token = PG_GETARG_TEXT_PP(0);
-	bytea	   *result = palloc(VARHDRSZ + AK_TOKEN_HASH_BYTES);
 
-	SET_VARSIZE(result, VARHDRSZ + AK_TOKEN_HASH_BYTES);
-	AkHashToken(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token), (uint8 *) VARDATA(result));
-	PG_RETURN_BYTEA_P(result);
+	PG_RETURN_BYTEA_P(AkTokenHashBytea(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token)));
 }

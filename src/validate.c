@@ -1,6 +1,6 @@
 /*
- * validate.c — strict validation of a key definition (SPEC §3) and the
- * construction of its canonical stored form.
+ * validate.c — strict validation of a key definition and the construction of
+ * its canonical stored form (docs/reference.md, "The access_key type").
  *
  * Every way into the type (text input, binary receive, the cast from jsonb)
  * ends in AkDefinitionFromJsonb, so there is exactly one set of rules.  Each
@@ -9,28 +9,21 @@
  */
 #include "postgres.h"
 
+#include "collection_name.h"
 #include "compat.h"
-#include "definition.h"
+#include "filter_validate.h"
+#include "jsonb_util.h"
+#include "timeframe.h"
+#include "validate.h"
 
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/numeric.h"
 
-const char *const ak_action_names[AK_ACTION_COUNT] = {
-	"writes", "queries", "saved_queries", "cached_queries", "datasets", "schema", "keys"
-};
-
-const char *const ak_dataset_operation_names[AK_DATASET_OPERATION_COUNT] = {
-	"read", "list", "retrieve"
-};
-
 static const char *const definition_members[] = {"name", "is_active", "permitted", "options"};
-static const char *const option_sections[] = {
-	"writes", "queries", "saved_queries", "cached_queries", "datasets", "schema"
-};
-static const char *const writes_members[] = {"autofill"};
-static const char *const queries_members[] = {"filters"};
+static const char *const writes_members[] = {"autofill", "collections"};
+static const char *const queries_members[] = {"filters", "collections", "timeframe"};
 static const char *const saved_queries_members[] = {"allowed", "blocked", "filters"};
 static const char *const cached_queries_members[] = {"allowed", "blocked"};
 static const char *const datasets_members[] = {"operations", "allowed", "blocked"};
@@ -38,82 +31,21 @@ static const char *const dataset_entry_members[] = {"index_by"};
 
 #define lengthof_array(a) ((int) lengthof(a))
 
-int
-AkLookupName(const char *const *names, int count, const char *name, int len)
+/* The members each options section may have. */
+static const struct
 {
-	for (int i = 0; i < count; i++)
-		if (strlen(names[i]) == (size_t) len && memcmp(names[i], name, len) == 0)
-			return i;
-	return -1;
-}
+	const char *const *members;
+	int			count;
+}			section_members[AK_SECTION_COUNT] = {
+	[AK_SECTION_WRITES] = {writes_members, lengthof_array(writes_members)},
+	[AK_SECTION_QUERIES] = {queries_members, lengthof_array(queries_members)},
+	[AK_SECTION_SAVED_QUERIES] = {saved_queries_members, lengthof_array(saved_queries_members)},
+	[AK_SECTION_CACHED_QUERIES] = {cached_queries_members, lengthof_array(cached_queries_members)},
+	[AK_SECTION_DATASETS] = {datasets_members, lengthof_array(datasets_members)},
+	[AK_SECTION_SCHEMA] = {NULL, 0},	/* no options yet */
+};
+StaticAssertDecl(lengthof(section_members) == AK_SECTION_COUNT, "section_members matches AkSection");
 
-const char *
-AkJsonTypeName(const JsonbValue *v)
-{
-	switch (v->type)
-	{
-		case jbvNull:
-			return "null";
-		case jbvString:
-			return "a string";
-		case jbvNumeric:
-			return "a number";
-		case jbvBool:
-			return "a boolean";
-		case jbvArray:
-			return "an array";
-		case jbvObject:
-			return "an object";
-		case jbvBinary:
-			return JsonContainerIsObject(v->val.binary.data) ? "an object" : "an array";
-		default:
-			return "an unknown value";
-	}
-}
-
-bool
-AkIsObject(const JsonbValue *v)
-{
-	return v->type == jbvBinary && JsonContainerIsObject(v->val.binary.data);
-}
-
-bool
-AkIsArray(const JsonbValue *v)
-{
-	return v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data) &&
-		!JsonContainerIsScalar(v->val.binary.data);
-}
-
-JsonbValue *
-AkGetMember(JsonbContainer *object, const char *key)
-{
-	return getKeyJsonValueFromContainer(object, key, strlen(key), NULL);
-}
-
-char *
-AkChildPath(const char *path, const char *member)
-{
-	return path[0] ? psprintf("%s.%s", path, member) : pstrdup(member);
-}
-
-char *
-AkElementPath(const char *path, int index)
-{
-	return psprintf("%s[%d]", path, index);
-}
-
-static char *
-JoinNames(const char *const *names, int count)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	for (int i = 0; i < count; i++)
-		appendStringInfo(&buf, "%s%s", i ? ", " : "", names[i]);
-	return buf.data;
-}
-
-/* Rejects any member of object not in allowed[]. */
 void
 AkCheckMembers(JsonbContainer *object, const char *path,
 			   const char *const *allowed, int nallowed)
@@ -131,29 +63,12 @@ AkCheckMembers(JsonbContainer *object, const char *path,
 		if (AkLookupName(allowed, nallowed, v.val.string.val, v.val.string.len) >= 0)
 			continue;
 		key = pnstrdup(v.val.string.val, v.val.string.len);
-		AkInvalidDefinition(psprintf("Allowed members here are: %s.", JoinNames(allowed, nallowed)),
+		AkInvalidDefinition(psprintf("Allowed members here are: %s.", AkJoinNames(allowed, nallowed)),
 							"Unknown member \"%s\".", AkChildPath(path, key));
 	}
 }
 
-double
-AkJsonbNumber(const JsonbValue *v)
-{
-	return DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
-											  NumericGetDatum(v->val.numeric)));
-}
-
-void
-AkPushKey(JsonbParseState **state, const char *key)
-{
-	JsonbValue	k;
-
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	pushJsonbValue(state, WJB_KEY, &k);
-}
-
+/* Raises the definition error "must be <expected>" unless ok. */
 static void
 ExpectType(const JsonbValue *v, bool ok, const char *expected, const char *path)
 {
@@ -162,22 +77,74 @@ ExpectType(const JsonbValue *v, bool ok, const char *expected, const char *path)
 							path, expected, AkJsonTypeName(v));
 }
 
-/* A property name segment: 1..256 characters, no dot, not starting with '$'. */
+/* The property-path rule for one segment. */
+typedef enum SegmentProblem
+{
+	SEGMENT_OK,
+	SEGMENT_EMPTY,
+	SEGMENT_DOLLAR,
+	SEGMENT_TOO_LONG
+} SegmentProblem;
+
+static SegmentProblem
+CheckPropertySegment(const char *seg, int len)
+{
+	if (len == 0)
+		return SEGMENT_EMPTY;
+	if (seg[0] == '$')
+		return SEGMENT_DOLLAR;
+	if (pg_mbstrlen_with_len(seg, len) > AK_MAX_NAME_CHARS)
+		return SEGMENT_TOO_LONG;
+	return SEGMENT_OK;
+}
+
+const char *
+AkPropertyPathProblem(const char *s, int len)
+{
+	int			start = 0;
+
+	for (int i = 0; i <= len; i++)
+	{
+		if (i < len && s[i] != '.')
+			continue;
+		switch (CheckPropertySegment(s + start, i - start))
+		{
+			case SEGMENT_OK:
+				break;
+			case SEGMENT_EMPTY:
+				return "it has an empty segment";
+			case SEGMENT_DOLLAR:
+				return "a segment starts with \"$\"";
+			case SEGMENT_TOO_LONG:
+				return psprintf("a segment is longer than %d characters", AK_MAX_NAME_CHARS);
+		}
+		start = i + 1;
+	}
+	return NULL;
+}
+
 static void
 ValidatePropertySegment(const char *seg, int len, const char *path, const char *what)
 {
-	if (len == 0)
-		AkInvalidDefinition("Property names are dot paths such as \"customer.id\".",
-							"Member \"%s\" has an empty property name segment.", path);
-	if (seg[0] == '$')
-		AkInvalidDefinition(NULL, "Member \"%s\": %s \"%s\" starts with \"$\".",
-							path, what, pnstrdup(seg, len));
-	if (pg_mbstrlen_with_len(seg, len) > AK_MAX_NAME_CHARS)
-		AkInvalidDefinition(NULL, "Member \"%s\": a property name segment is longer than %d characters.",
-							path, AK_MAX_NAME_CHARS);
+	switch (CheckPropertySegment(seg, len))
+	{
+		case SEGMENT_OK:
+			return;
+		case SEGMENT_EMPTY:
+			AkInvalidDefinition("Property names are dot paths such as \"customer.id\".",
+								"Member \"%s\" has an empty property name segment.", path);
+			break;
+		case SEGMENT_DOLLAR:
+			AkInvalidDefinition(NULL, "Member \"%s\": %s \"%s\" starts with \"$\".",
+								path, what, pnstrdup(seg, len));
+			break;
+		case SEGMENT_TOO_LONG:
+			AkInvalidDefinition(NULL, "Member \"%s\": a property name segment is longer than %d characters.",
+								path, AK_MAX_NAME_CHARS);
+			break;
+	}
 }
 
-/* A dot path into event properties ("customer.id"). */
 void
 AkValidatePropertyPath(const JsonbValue *v, const char *path)
 {
@@ -228,23 +195,43 @@ ValidateAutofillObject(JsonbContainer *object, const char *path)
 	}
 }
 
-/* Saved query, cached query and dataset names (SPEC §9): letters, digits, '-', '_'. */
-static void
-ValidateResourceName(const char *s, int len, const char *path)
+bool
+AkIsResourceName(const char *s, int len)
 {
 	if (len == 0 || len > AK_MAX_NAME_CHARS)
-		AkInvalidDefinition(NULL, "Member \"%s\": names are 1 to %d characters long.",
-							path, AK_MAX_NAME_CHARS);
+		return false;
 	for (int i = 0; i < len; i++)
 	{
 		char		c = s[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 			  (c >= '0' && c <= '9') || c == '-' || c == '_'))
-			AkInvalidDefinition("Names contain only letters, digits, \"-\" and \"_\".",
-								"Member \"%s\": \"%s\" is not a valid name.",
-								path, pnstrdup(s, len));
+			return false;
 	}
+	return true;
+}
+
+void
+AkCheckResourceName(const char *kind, const char *name)
+{
+	if (!AkIsResourceName(name, strlen(name)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid %s name \"%s\"", kind, name),
+				 errhint("Names are 1 to %d letters, digits, \"-\" and \"_\".", AK_MAX_NAME_CHARS)));
+}
+
+/* A name in an allowed or blocked list of the definition. */
+static void
+ValidateResourceName(const char *s, int len, const char *path)
+{
+	if (len == 0 || len > AK_MAX_NAME_CHARS)
+		AkInvalidDefinition(NULL, "Member \"%s\": names are 1 to %d characters long.",
+							path, AK_MAX_NAME_CHARS);
+	if (!AkIsResourceName(s, len))
+		AkInvalidDefinition("Names contain only letters, digits, \"-\" and \"_\".",
+							"Member \"%s\": \"%s\" is not a valid name.",
+							path, pnstrdup(s, len));
 }
 
 static int
@@ -305,7 +292,7 @@ CollectStringSet(const JsonbValue *array, const char *path, int *count,
 		if (vocabulary == NULL)
 			ValidateResourceName(e->val.string.val, e->val.string.len, epath);
 		else if (AkLookupName(vocabulary, nvocabulary, e->val.string.val, e->val.string.len) < 0)
-			AkInvalidDefinition(psprintf("Valid values are: %s.", JoinNames(vocabulary, nvocabulary)),
+			AkInvalidDefinition(psprintf("Valid values are: %s.", AkJoinNames(vocabulary, nvocabulary)),
 								"Member \"%s\" is the unknown value \"%s\".", epath,
 								pnstrdup(e->val.string.val, e->val.string.len));
 		sorted[i].value = *e;
@@ -364,6 +351,67 @@ PushNameList(JsonbParseState **state, const JsonbValue *array, const char *path)
 	pushJsonbValue(state, WJB_END_ARRAY, NULL);
 }
 
+/* A collection name with the position it was written at, for duplicates. */
+typedef struct PositionedName
+{
+	char	   *canonical;
+	int			index;
+} PositionedName;
+
+static int
+ComparePositionedNames(const void *a, const void *b)
+{
+	const PositionedName *x = a;
+	const PositionedName *y = b;
+	int			cmp = strcmp(x->canonical, y->canonical);
+
+	return cmp ? cmp : x->index - y->index;
+}
+
+/*
+ * A list of protected collections (writes.collections, queries.collections):
+ * schema-qualified names, stored in canonical form, sorted bytewise; two
+ * spellings of one name are a duplicate.  An empty list names none.
+ */
+static void
+PushCollectionList(JsonbParseState **state, const JsonbValue *array, const char *path)
+{
+	JsonbContainer *c;
+	int			n;
+	PositionedName *names;
+
+	ExpectType(array, AkIsArray(array), "an array of collection names", path);
+	c = array->val.binary.data;
+	n = JsonContainerSize(c);
+	names = palloc(sizeof(PositionedName) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		JsonbValue *e = getIthJsonbValueFromContainer(c, i);
+		char	   *epath = AkElementPath(path, i);
+		const char *problem = NULL;
+
+		CHECK_FOR_INTERRUPTS();
+		ExpectType(e, e->type == jbvString, "a string", epath);
+		names[i].canonical = AkCanonicalCollectionName(e->val.string.val, e->val.string.len, &problem);
+		names[i].index = i;
+		if (names[i].canonical == NULL)
+			AkInvalidDefinition("Name collections as \"schema.table\", as in SQL (unquoted parts fold to lower case).",
+								"Member \"%s\": \"%s\" is not a collection name: %s.", epath,
+								pnstrdup(e->val.string.val, e->val.string.len), problem);
+	}
+	qsort(names, n, sizeof(PositionedName), ComparePositionedNames);
+	pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
+	for (int i = 0; i < n; i++)
+	{
+		if (i > 0 && strcmp(names[i].canonical, names[i - 1].canonical) == 0)
+			AkInvalidDefinition("Each collection may appear once.",
+								"Member \"%s\" repeats \"%s\".", AkElementPath(path, names[i].index),
+								names[i].canonical);
+		AkPushString(state, WJB_ELEM, names[i].canonical);
+	}
+	pushJsonbValue(state, WJB_END_ARRAY, NULL);
+}
+
 /* {"index_by": {"customer.id": ["a", "b"]}} or {} for one allowed dataset. */
 static void
 PushDatasetEntry(JsonbParseState **state, JsonbValue *entry, const char *path)
@@ -413,6 +461,7 @@ PushDatasetEntry(JsonbParseState **state, JsonbValue *entry, const char *path)
 	pushJsonbValue(state, WJB_END_OBJECT, NULL);
 }
 
+/* datasets.allowed: an object mapping dataset names to {} or {"index_by": ...}. */
 static void
 PushDatasetAllowed(JsonbParseState **state, JsonbValue *allowed, const char *path)
 {
@@ -440,28 +489,16 @@ PushDatasetAllowed(JsonbParseState **state, JsonbValue *allowed, const char *pat
 
 /* One options section: checks its members and pushes its canonical object. */
 static void
-PushSection(JsonbParseState **state, const char *section, JsonbValue *value, const char *path)
+PushSection(JsonbParseState **state, AkSection section, JsonbValue *value, const char *path)
 {
 	JsonbContainer *obj;
 	JsonbValue *m;
 
 	ExpectType(value, AkIsObject(value), "an object or null", path);
 	obj = value->val.binary.data;
+	AkCheckMembers(obj, path, section_members[section].members, section_members[section].count);
 
-	if (strcmp(section, "writes") == 0)
-		AkCheckMembers(obj, path, writes_members, lengthof_array(writes_members));
-	else if (strcmp(section, "queries") == 0)
-		AkCheckMembers(obj, path, queries_members, lengthof_array(queries_members));
-	else if (strcmp(section, "saved_queries") == 0)
-		AkCheckMembers(obj, path, saved_queries_members, lengthof_array(saved_queries_members));
-	else if (strcmp(section, "cached_queries") == 0)
-		AkCheckMembers(obj, path, cached_queries_members, lengthof_array(cached_queries_members));
-	else if (strcmp(section, "datasets") == 0)
-		AkCheckMembers(obj, path, datasets_members, lengthof_array(datasets_members));
-	else
-		AkCheckMembers(obj, path, NULL, 0); /* "schema" has no options yet */
-
-	AkPushKey(state, section);
+	AkPushKey(state, ak_section_names[section]);
 	pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
 
 	if ((m = AkGetMember(obj, "autofill")) != NULL)
@@ -482,7 +519,7 @@ PushSection(JsonbParseState **state, const char *section, JsonbValue *value, con
 	if ((m = AkGetMember(obj, "allowed")) != NULL)
 	{
 		AkPushKey(state, "allowed");
-		if (strcmp(section, "datasets") == 0)
+		if (section == AK_SECTION_DATASETS)
 			PushDatasetAllowed(state, m, AkChildPath(path, "allowed"));
 		else
 			PushNameList(state, m, AkChildPath(path, "allowed"));
@@ -497,9 +534,20 @@ PushSection(JsonbParseState **state, const char *section, JsonbValue *value, con
 		AkPushKey(state, "filters");
 		AkValidateFilterList(m, AkChildPath(path, "filters"), state);
 	}
+	if ((m = AkGetMember(obj, "collections")) != NULL)
+	{
+		AkPushKey(state, "collections");
+		PushCollectionList(state, m, AkChildPath(path, "collections"));
+	}
+	if ((m = AkGetMember(obj, "timeframe")) != NULL)
+	{
+		AkPushKey(state, "timeframe");
+		AkPushTimeframe(state, m, AkChildPath(path, "timeframe"));
+	}
 	pushJsonbValue(state, WJB_END_OBJECT, NULL);
 }
 
+/* Validates "options" (absent or null: no sections) and pushes its canonical form. */
 static void
 PushOptions(JsonbParseState **state, JsonbValue *options)
 {
@@ -511,15 +559,14 @@ PushOptions(JsonbParseState **state, JsonbValue *options)
 	{
 		ExpectType(options, AkIsObject(options), "an object", "options");
 		obj = options->val.binary.data;
-		AkCheckMembers(obj, "options", option_sections, lengthof_array(option_sections));
-		for (int i = 0; i < lengthof_array(option_sections); i++)
+		AkCheckMembers(obj, "options", ak_section_names, AK_SECTION_COUNT);
+		for (int i = 0; i < AK_SECTION_COUNT; i++)
 		{
-			JsonbValue *section = AkGetMember(obj, option_sections[i]);
+			JsonbValue *section = AkGetMember(obj, ak_section_names[i]);
 
 			/* A null section is the same as an absent one. */
 			if (section && section->type != jbvNull)
-				PushSection(state, option_sections[i], section,
-							AkChildPath("options", option_sections[i]));
+				PushSection(state, (AkSection) i, section, AkChildPath("options", ak_section_names[i]));
 		}
 	}
 	pushJsonbValue(state, WJB_END_OBJECT, NULL);
@@ -588,6 +635,8 @@ AkDefinitionFromJsonb(Jsonb *jb)
 	ak = palloc0(AK_HEADER_SIZE + csize);
 	SET_VARSIZE(ak, AK_HEADER_SIZE + csize);
 	ak->version = AK_FORMAT_VERSION;
+	if (AkGetMember(root, "is_active") != NULL)
+		ak->flags |= AK_FLAG_IS_ACTIVE_GIVEN;
 	memcpy(ak->container, &canonical->root, csize);
 
 	/*

@@ -1,7 +1,7 @@
 
-# Keys survive pg_dump/pg_restore (SPEC §13): the key tables are extension
+# Keys survive pg_dump/pg_restore (docs/reference.md): the key tables are extension
 # configuration tables, so their rows are dumped; tokens are not, because only
-# their hashes are ever stored (SPEC §5).
+# their hashes are ever stored (docs/reference.md#admin-functions).
 use strict;
 use warnings;
 
@@ -9,60 +9,24 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-# Cluster->init runs "pg_regress --config-auth"; scripts/run-tests sets
-# PG_REGRESS, and without it the one next to the PGXS makefiles is used.
-if (!$ENV{PG_REGRESS})
-{
-	my $pgxs = `pg_config --pgxs`;
-	chomp $pgxs;
-	$ENV{PG_REGRESS} = "$1/test/regress/pg_regress" if $pgxs =~ m{^(.*)/makefiles/pgxs\.mk$};
-}
+use AccessKeyTest;
 
-my $node = PostgreSQL::Test::Cluster->new('dump_restore');
-$node->init;
-$node->append_conf('postgresql.conf', "timezone = 'UTC'");
-$node->start;
+my $node = new_cluster('dump_restore');
 
 $node->safe_psql('postgres', 'CREATE DATABASE source_db');
 $node->safe_psql('source_db', 'CREATE EXTENSION access_key');
 
-# The seed example of SPEC §3, and a minimal key.
-my $seed_definition = q({
-  "name": "Ada Corp dashboard",
-  "is_active": true,
-  "permitted": ["writes", "queries", "saved_queries", "cached_queries", "datasets", "schema"],
-  "options": {
-    "writes":        {"autofill": {"customer": {"id": "93iskds39kd93id", "name": "Ada Corp."}}},
-    "queries":       {"filters": [{"property_name": "customer.id", "operator": "eq", "property_value": "93iskds39kd93id"}]},
-    "saved_queries": {"allowed": ["my_saved_query"], "blocked": ["my_sensitive_query"],
-                      "filters": [{"property_name": "customer.id", "operator": "eq", "property_value": "93iskds39kd93id"}]},
-    "cached_queries":{"allowed": ["my_cached_query"], "blocked": ["my_sensitive_query"]},
-    "datasets":      {"operations": ["read", "list", "retrieve"],
-                      "allowed": {"my_single_index_dataset": {"index_by": {"customer.id": ["93iskds39kd93id"]}},
-                                  "my_other_dataset_unlimited_access": {}},
-                      "blocked": ["my_sensitive_dataset"]}
-  }
-});
+# The seed example of docs/reference.md, and a minimal key.
+my $seed_definition = $SEED_DEFINITION;
 my $other_definition = q({"name": "Babbage Ltd", "permitted": ["queries", "writes"]});
 
-# Creates a key and returns (id, token).
-sub create_key
-{
-	my ($definition, $expires_at) = @_;
-	my $expiry = defined $expires_at ? "'$expires_at'" : 'NULL';
-	my $row = $node->safe_psql('source_db',
-		"SELECT id, key FROM access_key.ak_create_key(\$def\$$definition\$def\$, $expiry)");
-	my ($id, $token) = split /\|/, $row;
-	return ($id, $token);
-}
-
-my ($active_id, $active_token) = create_key($seed_definition, '2999-01-01 00:00:00+00');
-my ($revoked_id, $revoked_token) = create_key($other_definition, undef);
+my ($active_id, $active_token) = create_key($node, 'source_db', $seed_definition, '2999-01-01 00:00:00+00');
+my ($revoked_id, $revoked_token) = create_key($node, 'source_db', $other_definition, undef);
 like($active_token, qr/^ak_[0-9A-Za-z]{49}$/, 'ak_create_key returned a token for the active key');
 like($revoked_token, qr/^ak_[0-9A-Za-z]{49}$/, 'ak_create_key returned a token for the other key');
 isnt($active_token, $revoked_token, 'the two tokens differ');
 
-# A child key (SPEC §12), inserted directly since only its parent link
+# A child key (docs/reference.md), inserted directly since only its parent link
 # matters here.  The parent is updated afterwards, so its new row version
 # follows the child's in the table and in the dump: the self-referencing
 # foreign key pg_dump warns about must not stop the restore.
@@ -70,9 +34,44 @@ my $child_id = $node->safe_psql('source_db', qq{
     INSERT INTO access_key.keys (definition, parent_id)
     VALUES ('{"name": "Ada child", "permitted": ["queries"]}', '$active_id') RETURNING id});
 
+# A team admin's key (it permits "keys") and a child derived from it with
+# ak_derive_key, which records the parent and the hash of the deriving token;
+# a collection protected with a time column and a cached query over it (what
+# the query reads is recorded).
+my ($team_id, $team_token) = create_key($node, 'source_db',
+	q({"name": "Team admin", "permitted": ["queries", "keys"],
+	   "options": {"queries": {"collections": ["public.timed_events"], "timeframe": {"start": "2024-01-01", "end": "2025-01-01"}}}}),
+	undef);
+my ($derived_id, $derived_token) = split /\|/, $node->safe_psql('source_db', qq{
+    BEGIN;
+    SELECT set_config('access_key.key', '$team_token', true) IS NULL;
+    SELECT id, key FROM access_key.ak_derive_key('{"name": "Team member", "permitted": ["queries"]}');
+    COMMIT;});
+$derived_id = (split /\n/, $derived_id)[-1];
+$node->safe_psql('source_db', q{
+    CREATE TABLE public.timed_events (at timestamptz NOT NULL, properties jsonb NOT NULL);
+    INSERT INTO public.timed_events VALUES ('2023-06-01', '{}'), ('2024-06-01', '{}'), ('2024-07-01', '{}');
+    SELECT access_key.ak_protect('public.timed_events', 'properties', 'at');
+    CREATE ROLE dump_reader;
+    GRANT SELECT ON public.timed_events TO dump_reader;
+    SELECT access_key.ak_create_saved_query('timed_count', 'SELECT count(*) AS n FROM public.timed_events', '1 hour');});
+
 # An update (so updated_at differs from created_at), then the revoke.
 $node->safe_psql('source_db', "SELECT pg_sleep(0.01); SELECT access_key.ak_update_key('$active_id', \$def\$$seed_definition\$def\$)");
 $node->safe_psql('source_db', "SELECT access_key.ak_revoke_key('$revoked_id')");
+
+# A key imported from Keen (docs/keen-mapping.md), rotated-out tokens, and an
+# expiry change: more rows for the key tables and the audit log.
+my $keen_token = '4D9A2F7C1E6B3058D4A9F2C7E1B6A3054F8D2A9C7E4B1F6D3A8C5E2B9F7A4D1C60';
+my $keen_id = $node->safe_psql('source_db', qq{
+    SELECT access_key.ak_import_keen_key('{"key": "$keen_token", "name": "From Keen",
+        "permitted": ["queries"], "project_id": "p1", "created_date": "2019-01-01"}')});
+$node->safe_psql('source_db', "SELECT access_key.ak_rotate_key('$active_id', '10 years') IS NOT NULL");
+$node->safe_psql('source_db', "SELECT access_key.ak_set_key_expiry('$revoked_id', '2999-06-01 00:00:00+00')");
+my $audit_sql = q(SELECT id, at, role, session_role, key_id, parent_id, operation, changes
+    FROM access_key.key_audit ORDER BY id);
+my $source_audit = $node->safe_psql('source_db', $audit_sql);
+like($source_audit, qr/\|import\|.*\|rotate\|.*\|set_expiry\|/s, 'the source audit log has the import, rotation and expiry change');
 
 # Everything an admin can see of the keys, and the raw rows of the key tables.
 my $listing_sql = q(
@@ -91,7 +90,7 @@ my $source_keys = $node->safe_psql('source_db', $keys_table_sql);
 my $source_tokens = $node->safe_psql('source_db', $tokens_table_sql);
 
 my @listing_rows = split /\n/, $source_listing;
-is(scalar @listing_rows, 3, 'the source database lists three keys');
+is(scalar @listing_rows, 6, 'the source database lists six keys (one a child inserted directly, one derived, one imported)');
 my ($child_row) = grep { /^\Q$child_id\E\|/ } @listing_rows;
 like($child_row, qr/^\Q$child_id\E\|Ada child\|t\|\{queries\}\|.*\|\Q$active_id\E$/,
 	'the child key is listed with its parent');
@@ -103,7 +102,7 @@ like($active_row,
 	qr/^\Q$active_id\E\|Ada Corp dashboard\|t\|\{writes,queries,saved_queries,cached_queries,datasets,schema\}\|/,
 	'the active key is listed as active in the source database');
 my @token_rows = split /\n/, $source_tokens;
-is(scalar @token_rows, 2, 'the source database stores two token hashes');
+is(scalar @token_rows, 6, 'the source database stores six token hashes (the directly inserted child has none; one rotated out)');
 
 # Dump in custom format (uncompressed, so its bytes can be searched too) and
 # in plain format.
@@ -169,6 +168,12 @@ is($node->safe_psql('restored_db', $keys_table_sql), $source_keys,
 is($node->safe_psql('restored_db', $tokens_table_sql), $source_tokens,
 	'the rows of access_key.key_tokens are restored unchanged');
 
+# The audit log comes back unchanged, and its numbering goes on after it.
+is($node->safe_psql('restored_db', $audit_sql), $source_audit, 'the audit log is restored unchanged');
+my $restored_last_audit = $node->safe_psql('restored_db', 'SELECT max(id) FROM access_key.key_audit');
+like($plain, qr/COPY access_key\.key_audit_log /, 'the plain dump has the rows of the audit log');
+unlike($plain, qr/\Q$keen_token\E/, 'the plain dump does not contain the imported token');
+
 # Runs SQL in the restored database; returns (exit code, stdout, stderr), with
 # SQLSTATEs in the error messages.
 sub psql_restored
@@ -203,6 +208,31 @@ like($stderr, qr/ERROR:\s+28000: access key is not valid/,
 	'the revoked token raises SQLSTATE 28000');
 like($stderr, qr/DETAIL:\s+The key has been revoked\./, 'the detail says the key is revoked');
 
+# The derived key works after the restore, with its parent's collections and
+# timeframe (the collection's time column and policy came back), and what the
+# cached query reads is restored by name.
+my $timed_count = sub {
+	my ($token) = @_;
+	return psql_restored(
+		"BEGIN;
+		 SET LOCAL ROLE dump_reader;
+		 SELECT access_key.ak_use_key('$token') IS NOT NULL;
+		 SELECT count(*) FROM public.timed_events;
+		 COMMIT;");
+};
+($ret, $stdout, $stderr) = $timed_count->($derived_token);
+is($stdout, "t\n2", 'the derived key reads its parent\'s timeframe of the restored collection');
+is($node->safe_psql('restored_db', q{
+    SELECT c.timestamp_column, q.reads::text FROM access_key.collections AS c, access_key.saved_queries AS q
+    WHERE c.collection = 'public.timed_events'::regclass AND q.name = 'timed_count'}),
+	'at|{timed_events}', 'the time column and what the cached query reads are restored');
+is($node->safe_psql('restored_db', "SELECT parent_id, parent_token_hash IS NOT NULL FROM access_key.keys WHERE id = '$derived_id'"),
+	"$team_id|t", 'the derived key keeps its parent and deriving token');
+$node->safe_psql('restored_db', "SELECT access_key.ak_revoke_key('$team_id')");
+($ret, $stdout, $stderr) = $timed_count->($derived_token);
+like($stderr, qr/ERROR:\s+28000: .*\n.*DETAIL:\s+A key it was derived from has been revoked\./,
+	'revoking the parent in the restored database invalidates the derived key');
+
 # Lifecycle changes still take effect after the restore (the change triggers
 # and hashes came back): unrevoke one, revoke the other.
 $node->safe_psql('restored_db', "SELECT access_key.ak_unrevoke_key('$revoked_id')");
@@ -213,6 +243,15 @@ is($stdout, "$revoked_id\n$revoked_id\nt", 'and resolves to its key id');
 ($ret, $stdout, $stderr) = present($active_token);
 like($stderr, qr/ERROR:\s+28000: .*\n.*DETAIL:\s+The key has been revoked\./,
 	'after ak_revoke_key the first token gets 28000 "revoked" in the restored database');
+
+# The imported Keen key works in the restored database, and changes made
+# there are audited after the restored rows.
+($ret, $stdout, $stderr) = present($keen_token);
+is($stdout, "$keen_id\n$keen_id\nt", 'the imported Keen token is accepted in the restored database')
+  or diag($stderr);
+is($node->safe_psql('restored_db', qq{
+    SELECT string_agg(operation, ', ' ORDER BY id) FROM access_key.key_audit WHERE id > $restored_last_audit}),
+	'revoke, unrevoke, revoke', 'the changes after the restore are audited, numbered after the restored rows');
 
 # New keys can be created in the restored database (the extension's defaults,
 # functions and triggers are intact) and the source is unaffected.

@@ -1,9 +1,9 @@
 
 # Random-input testing of the access_key type's input function against a live
-# server (SPEC §3, §13: bad input never crashes the server).
+# server (docs/reference.md#the-access_key-type, §13: bad input never crashes the server).
 #
 # Definitions are generated in Perl from a fixed seed (AK_FUZZ_SEED overrides
-# it): valid ones built from the rules of SPEC §3/§4, ones broken by exactly
+# it): valid ones built from the rules of docs/reference.md#the-access_key-type/§4, ones broken by exactly
 # one rule that must be rejected, and ones mutated at random — structurally
 # (members dropped, added, renamed, swapped, duplicated; values replaced by
 # huge strings, deep nesting, extreme numbers, odd escapes) and as text
@@ -18,16 +18,10 @@ use utf8;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+
+use AccessKeyTest;
 use Time::HiRes qw(time);
 
-# Cluster->init runs "pg_regress --config-auth"; scripts/run-tests sets
-# PG_REGRESS, and without it the one next to the PGXS makefiles is used.
-if (!$ENV{PG_REGRESS})
-{
-	my $pgxs = `pg_config --pgxs`;
-	chomp $pgxs;
-	$ENV{PG_REGRESS} = "$1/test/regress/pg_regress" if $pgxs =~ m{^(.*)/makefiles/pgxs\.mk$};
-}
 
 my $seed = $ENV{AK_FUZZ_SEED} // 20251127;
 srand($seed);
@@ -174,7 +168,7 @@ sub has_key
 }
 
 ###########################################################################
-# Valid definitions (SPEC §3, §4)
+# Valid definitions (docs/reference.md#the-access_key-type, docs/reference.md#filters)
 ###########################################################################
 
 my @actions = qw(writes queries saved_queries cached_queries datasets schema keys);
@@ -404,23 +398,8 @@ sub rand_definition
 	return O(\@m, 'top');
 }
 
-# The seed example of SPEC §3.
-my $seed_example = q({
-  "name": "Ada Corp dashboard",
-  "is_active": true,
-  "permitted": ["writes", "queries", "saved_queries", "cached_queries", "datasets", "schema"],
-  "options": {
-    "writes":        {"autofill": {"customer": {"id": "93iskds39kd93id", "name": "Ada Corp."}}},
-    "queries":       {"filters": [{"property_name": "customer.id", "operator": "eq", "property_value": "93iskds39kd93id"}]},
-    "saved_queries": {"allowed": ["my_saved_query"], "blocked": ["my_sensitive_query"],
-                      "filters": [{"property_name": "customer.id", "operator": "eq", "property_value": "93iskds39kd93id"}]},
-    "cached_queries":{"allowed": ["my_cached_query"], "blocked": ["my_sensitive_query"]},
-    "datasets":      {"operations": ["read", "list", "retrieve"],
-                      "allowed": {"my_single_index_dataset": {"index_by": {"customer.id": ["93iskds39kd93id"]}},
-                                  "my_other_dataset_unlimited_access": {}},
-                      "blocked": ["my_sensitive_dataset"]}
-  }
-});
+# The seed example of docs/reference.md.
+my $seed_example = $SEED_DEFINITION;
 
 ###########################################################################
 # Walking a definition: every value slot, object and array
@@ -471,7 +450,7 @@ sub member_slot
 }
 
 ###########################################################################
-# Strict mutations: each breaks exactly one rule of SPEC §3/§4, so the
+# Strict mutations: each breaks exactly one rule of docs/reference.md#the-access_key-type/§4, so the
 # result must be rejected with 22023.
 ###########################################################################
 
@@ -923,7 +902,7 @@ my $fill_to = sub {
 	return $prefix . ('v' x ($target - length($prefix) - length($suffix))) . $suffix;
 };
 push @cases,
-  [ 'fixed', 'accept', 1, $seed_example, 'SPEC seed example' ],
+  [ 'fixed', 'accept', 1, $seed_example, 'seed example of docs/reference.md' ],
   [ 'fixed', 'accept', 1, '{"name":"x"}', 'minimal' ],
   [ 'fixed', 'accept', 1, qq({"name":"x","options":{"queries":{"filters":[$deep_or]}}}), '15 nested or' ],
   [ 'fixed', 'reject', 1, qq({"name":"x","options":{"queries":{"filters":[$too_deep_or]}}}), '16 nested or' ],
@@ -1119,7 +1098,7 @@ CREATE FUNCTION fuzz_sorted(a jsonb) RETURNS text[] LANGUAGE sql AS \$\$
     SELECT array_agg(e ORDER BY e) FROM jsonb_array_elements_text(a) AS e
 \$\$;
 
--- NULL when the accepted value means what the input said (SPEC §3:
+-- NULL when the accepted value means what the input said (docs/reference.md#the-access_key-type:
 -- defaults filled, sets compared as sets, nothing dropped or invented).
 CREATE FUNCTION fuzz_meaning(d text) RETURNS text LANGUAGE plpgsql AS \$\$
 DECLARE
@@ -1234,7 +1213,7 @@ is(scalar @unexpected, 0,
 my @wrongly_rejected = rows_with(q{
     SELECT id, class, mutation, result, left(regexp_replace(d, '[[:space:]]+', ' ', 'g'), 300) FROM fuzz
     WHERE expect = 'accept' AND result IS DISTINCT FROM 'ok' ORDER BY id LIMIT 20});
-is(scalar @wrongly_rejected, 0, 'every valid definition (built from the rules of SPEC sections 3 and 4) is accepted')
+is(scalar @wrongly_rejected, 0, 'every valid definition (built from the rules of docs/reference.md, type and filters) is accepted')
   or diag(join "\n", @wrongly_rejected);
 
 my @wrongly_accepted = rows_with(q{

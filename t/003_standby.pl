@@ -1,8 +1,8 @@
 
-# Keys work on a streaming hot standby (SPEC §13): a non-superuser presents a
+# Keys work on a streaming hot standby (docs/reference.md): a non-superuser presents a
 # token and asks for permissions on the read-only standby, and key changes
 # made on the primary reach standby sessions from their next transaction on
-# (SPEC §6).
+# (docs/reference.md#presenting-a-key).
 use strict;
 use warnings;
 
@@ -10,18 +10,9 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-# Cluster->init runs "pg_regress --config-auth"; scripts/run-tests sets
-# PG_REGRESS, and without it the one next to the PGXS makefiles is used.
-if (!$ENV{PG_REGRESS})
-{
-	my $pgxs = `pg_config --pgxs`;
-	chomp $pgxs;
-	$ENV{PG_REGRESS} = "$1/test/regress/pg_regress" if $pgxs =~ m{^(.*)/makefiles/pgxs\.mk$};
-}
+use AccessKeyTest;
 
-my $primary = PostgreSQL::Test::Cluster->new('primary');
-$primary->init(allows_streaming => 1);
-$primary->start;
+my $primary = new_cluster('primary', undef, allows_streaming => 1);
 $primary->safe_psql('postgres', 'CREATE EXTENSION access_key');
 $primary->safe_psql('postgres', 'CREATE ROLE regress_ak_app LOGIN');
 
@@ -176,6 +167,43 @@ like($err, qr/ERROR:\s+28000: access key is not valid\nDETAIL:\s+No key matches 
 	'after the delete is replayed the standby session gets 28000 "no key matches"');
 
 $session->quit;
+
+# last_used_at is not recorded on a hot standby, and presenting a key there
+# never fails because of it (docs/reference.md#last-use).  A key used only on
+# the standby, in committed and rolled-back transactions:
+my ($standby_only_id, $standby_only_token) = create_key(q({"name": "Standby only", "permitted": ["queries"]}));
+$primary->wait_for_catchup($standby);
+my $standby_log_offset = -s $standby->logfile;
+($ret, $stdout, $stderr) = standby_app_psql(
+	"BEGIN; SELECT access_key.ak_use_key('$standby_only_token') IS NOT NULL; COMMIT;
+	 BEGIN; SELECT access_key.ak_use_key('$standby_only_token') IS NOT NULL; ROLLBACK;
+	 SELECT access_key.ak_use_key('$standby_only_token', false) IS NOT NULL;
+	 SELECT access_key.ak_permits('queries');");
+is($ret, 0, 'presenting a key on the standby raises nothing about last use') or diag($stderr);
+is($stdout, "t\nt\nt\nt", 'and every statement answers');
+unlike($stderr, qr/WARNING|ERROR/, 'not even a warning');
+sleep 1;
+is($standby->safe_psql('postgres', "SELECT last_used_at IS NULL FROM access_key.keys WHERE id = '$standby_only_id'"),
+	't', 'last_used_at is not recorded for a key used on the standby');
+unlike(slurp_file($standby->logfile, $standby_log_offset), qr/ERROR|FATAL|WARNING|key use|last_used recorder/,
+	'the standby logs nothing about recording last use');
+is($primary->safe_psql('postgres', "SELECT last_used_at IS NULL FROM access_key.keys WHERE id = '$standby_only_id'"),
+	't', 'nor does anything reach the primary');
+
+# Nothing was queued either: once promoted, the standby still has no
+# last use for that key, and records new uses as a primary does.
+$standby->promote;
+$standby->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()')
+  or die 'the standby did not finish promotion';
+sleep 1;
+is($standby->safe_psql('postgres', "SELECT last_used_at IS NULL FROM access_key.keys WHERE id = '$standby_only_id'"),
+	't', 'no use noted during recovery is written after promotion');
+($ret, $stdout, $stderr) = standby_app_psql(
+	"BEGIN; SELECT access_key.ak_use_key('$standby_only_token') IS NOT NULL; COMMIT;");
+is($ret, 0, 'the promoted server accepts the key') or diag($stderr);
+ok($standby->poll_query_until('postgres',
+		"SELECT last_used_at IS NOT NULL FROM access_key.keys WHERE id = '$standby_only_id'"),
+	'and records its use');
 
 # Nothing above crashed either server.
 is($standby->safe_psql('postgres', 'SELECT 1'), '1', 'the standby is alive');

@@ -1,5 +1,5 @@
 
-# Keys behind a transaction-pooling connection pooler (SPEC §6, §13): with
+# Keys behind a transaction-pooling connection pooler (docs/reference.md#presenting-a-key, docs/reference.md): with
 # PgBouncer in pool_mode = transaction, client connections take turns on a
 # single server connection, and a key presented for one transaction
 # (ak_use_key(token), SET LOCAL access_key.key, set_config(..., true)) is
@@ -13,16 +13,10 @@ use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+
+use AccessKeyTest;
 use Time::HiRes qw(usleep);
 
-# Cluster->init runs "pg_regress --config-auth"; scripts/run-tests sets
-# PG_REGRESS, and without it the one next to the PGXS makefiles is used.
-if (!$ENV{PG_REGRESS})
-{
-	my $pgxs = `pg_config --pgxs`;
-	chomp $pgxs;
-	$ENV{PG_REGRESS} = "$1/test/regress/pg_regress" if $pgxs =~ m{^(.*)/makefiles/pgxs\.mk$};
-}
 
 # PgBouncer is the Debian package pgbouncer (scripts/install-deps installs
 # it); it lives in /usr/sbin, which the postgres user's PATH may lack.
@@ -30,9 +24,7 @@ my ($pgbouncer_bin) =
   grep { -x $_ } ((map { "$_/pgbouncer" } split /:/, $ENV{PATH}), '/usr/sbin/pgbouncer');
 plan skip_all => 'pgbouncer is not installed' unless $pgbouncer_bin;
 
-my $node = PostgreSQL::Test::Cluster->new('pooled');
-$node->init;
-$node->start;
+my $node = new_cluster('pooled');
 
 # Events of tenants a (5 rows), b (3) and c (2), and one key per tenant.
 $node->safe_psql('postgres', q{

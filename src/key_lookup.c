@@ -1,12 +1,13 @@
 /*
- * key_store.c — token lookup in the key tables, and the trigger that tells
+ * key_lookup.c — token lookup in the key tables, and the trigger that tells
  * every backend when those tables change.
  */
 #include "postgres.h"
 
 #include "compat.h"
-#include "key_store.h"
-#include "store.h"
+#include "key_lookup.h"
+#include "catalog.h"
+#include "key_chain.h"
 
 #include "access/stratnum.h"
 #include "commands/trigger.h"
@@ -21,22 +22,23 @@ static Oid	keys_relid = InvalidOid;
 static Oid	key_tokens_relid = InvalidOid;
 
 bool
-AkIsKeyStoreRelation(Oid relid)
+AkIsKeyTable(Oid relid)
 {
 	return relid == keys_relid || relid == key_tokens_relid;
 }
 
+/* A nullable timestamptz column, NULL read as "never" (DT_NOEND). */
 static TimestampTz
 TimestampOrNoEnd(HeapTuple tuple, TupleDesc desc, const char *column)
 {
 	bool		isnull;
-	Datum		d = AkStoreColumn(tuple, desc, column, &isnull);
+	Datum		d = AkCatalogColumn(tuple, desc, column, &isnull);
 
 	return isnull ? DT_NOEND : DatumGetTimestampTz(d);
 }
 
 bool
-AkLookupTokenHash(const uint8 *hash, AkStoredKey *key)
+AkFetchKeyByTokenHash(const uint8 *hash, AkStoredKey *key)
 {
 	bytea	   *hash_datum = palloc(VARHDRSZ + AK_TOKEN_HASH_BYTES);
 	HeapTuple	token_row;
@@ -46,27 +48,28 @@ AkLookupTokenHash(const uint8 *hash, AkStoredKey *key)
 	Datum		d;
 	ScanKeyData skey;
 
-	keys_relid = AkStoreRelid("keys");
-	key_tokens_relid = AkStoreRelid("key_tokens");
+	keys_relid = AkCatalogRelid("keys");
+	key_tokens_relid = AkCatalogRelid("key_tokens");
 
 	SET_VARSIZE(hash_datum, VARHDRSZ + AK_TOKEN_HASH_BYTES);
 	memcpy(VARDATA(hash_datum), hash, AK_TOKEN_HASH_BYTES);
 	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_BYTEAEQ, PointerGetDatum(hash_datum));
-	token_row = AkStoreFetch("key_tokens", AK_STORE_LATEST_SNAPSHOT, 1, &skey, &desc);
+	token_row = AkCatalogFetch("key_tokens", AK_CATALOG_LATEST_SNAPSHOT, 1, &skey, &desc);
 	pfree(hash_datum);
 	if (!HeapTupleIsValid(token_row))
 		return false;
 	key->token_valid_until = TimestampOrNoEnd(token_row, desc, "valid_until");
-	d = AkStoreColumn(token_row, desc, "key_id", &isnull);
+	d = AkCatalogColumn(token_row, desc, "key_id", &isnull);
 	memcpy(&key->id, DatumGetUUIDP(d), sizeof(pg_uuid_t));
 
 	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(&key->id));
-	key_row = AkStoreFetch("keys", AK_STORE_LATEST_SNAPSHOT, 1, &skey, &desc);
+	key_row = AkCatalogFetch("keys", AK_CATALOG_LATEST_SNAPSHOT, 1, &skey, &desc);
 	if (!HeapTupleIsValid(key_row))
 		return false;			/* cannot happen: the foreign key cascades */
-	d = AkStoreColumn(key_row, desc, "definition", &isnull);
+	d = AkCatalogColumn(key_row, desc, "definition", &isnull);
 	key->definition = DatumGetAccessKey(PointerGetDatum(PG_DETOAST_DATUM_COPY(d)));
 	key->expires_at = TimestampOrNoEnd(key_row, desc, "expires_at");
+	AkApplyKeyChain(key, key_row, desc);
 	return true;
 }
 
@@ -81,10 +84,18 @@ ak_key_store_changed(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("ak_key_store_changed() must be called as a trigger")));
+				 errmsg("ak_key_store_changed() must be fired AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE FOR EACH STATEMENT")));
+	keys_relid = AkCatalogRelid("keys");
+	key_tokens_relid = AkCatalogRelid("key_tokens");
+	if (!AkIsKeyTable(RelationGetRelid(trigdata->tg_relation)))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("ak_key_store_changed() fired on table \"%s\", which is not a key table",
+						RelationGetRelationName(trigdata->tg_relation))));
 	CacheInvalidateRelcache(trigdata->tg_relation);
 	return PointerGetDatum(NULL);
 }

@@ -1,12 +1,13 @@
 /*
- * key_store.h — reading the extension's key tables from C.
+ * key_lookup.h — finding the key of a token in the extension's key tables.
  *
  * Keyed sessions run as unprivileged roles that cannot read the key tables;
  * the lookup therefore reads them directly (by index, like a catalog), which
- * involves no privilege check and no row-level security.
+ * involves no privilege check and no row-level security.  Native and
+ * imported tokens (token.h) are found the same way, by their hash.
  */
-#ifndef ACCESS_KEY_KEY_STORE_H
-#define ACCESS_KEY_KEY_STORE_H
+#ifndef ACCESS_KEY_KEY_LOOKUP_H
+#define ACCESS_KEY_KEY_LOOKUP_H
 
 #include "postgres.h"
 
@@ -22,12 +23,14 @@ typedef struct AkStoredKey
 	AccessKey	definition;		/* allocated in the caller's context */
 	TimestampTz expires_at;		/* DT_NOEND when the key never expires */
 	TimestampTz token_valid_until;	/* DT_NOEND unless the token was rotated out */
+	/* Child keys (key_chain.c): definition and expires_at above are the effective ones. */
+	const char *chain_problem;	/* why an ancestor makes the key invalid, or NULL */
 } AkStoredKey;
 
 /* Finds the key whose token has this hash; false when there is none. */
-extern bool AkLookupTokenHash(const uint8 *hash, AkStoredKey *key);
+extern bool AkFetchKeyByTokenHash(const uint8 *hash, AkStoredKey *key);
 
 /* Whether relid is one of the key tables (for cache invalidation). */
-extern bool AkIsKeyStoreRelation(Oid relid);
+extern bool AkIsKeyTable(Oid relid);
 
-#endif							/* ACCESS_KEY_KEY_STORE_H */
+#endif							/* ACCESS_KEY_KEY_LOOKUP_H */

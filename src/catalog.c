@@ -1,0 +1,187 @@
+/*
+ * catalog.c — the extension's own tables: index-ordered reads like catalogs, and
+ * writes as the extension's owner.
+ */
+#include "postgres.h"
+
+#include "compat.h"
+#include "catalog.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/pg_class.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
+#include "catalog/namespace.h"
+#include "nodes/pg_list.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+#define AK_SCHEMA "access_key"
+
+Oid
+AkCatalogRelidIfExists(const char *relname)
+{
+	Oid			nsp = get_namespace_oid(AK_SCHEMA, true);
+
+	return OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
+}
+
+Oid
+AkCatalogRelid(const char *relname)
+{
+	Oid			relid = AkCatalogRelidIfExists(relname);
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"access_key\" is not installed in this database"),
+				 errhint("Run CREATE EXTENSION access_key.")));
+	return relid;
+}
+
+/* Scans access_key.<relname> by its primary key; copies up to one or all rows. */
+static List *
+ScanByPrimaryKey(const char *relname, AkCatalogSnapshot which, int nkeys, ScanKey keys,
+				 bool first_only, TupleDesc *desc)
+{
+	Relation	rel = table_open(AkCatalogRelid(relname), AccessShareLock);
+	/* Named in access_key.sql; RelationGetPrimaryKeyIndex changed in 18. */
+	Oid			pkey = get_relname_relid(psprintf("%s_pkey", relname), RelationGetNamespace(rel));
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	List	   *rows = NIL;
+	Snapshot	snapshot = NULL;	/* NULL: a fresh one, the relation is no catalog */
+
+	if (which == AK_CATALOG_STATEMENT_SNAPSHOT && ActiveSnapshotSet())
+		snapshot = GetActiveSnapshot();
+	if (!OidIsValid(pkey))
+		elog(ERROR, "primary key index of access_key.%s is missing", relname);
+	scan = systable_beginscan(rel, pkey, true, snapshot, nkeys, keys);
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		rows = lappend(rows, heap_copytuple(tuple));
+		if (first_only)
+			break;
+	}
+	systable_endscan(scan);
+	*desc = CreateTupleDescCopy(RelationGetDescr(rel));
+	table_close(rel, AccessShareLock);
+	return rows;
+}
+
+HeapTuple
+AkCatalogFetch(const char *relname, AkCatalogSnapshot snapshot, int nkeys, ScanKey keys, TupleDesc *desc)
+{
+	List	   *rows = ScanByPrimaryKey(relname, snapshot, nkeys, keys, true, desc);
+
+	return rows ? (HeapTuple) linitial(rows) : NULL;
+}
+
+List *
+AkCatalogScan(const char *relname, AkCatalogSnapshot snapshot, TupleDesc *desc)
+{
+	return ScanByPrimaryKey(relname, snapshot, 0, NULL, false, desc);
+}
+
+Datum
+AkCatalogColumnIfExists(HeapTuple tuple, TupleDesc desc, const char *column, bool *isnull, bool *exists)
+{
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), column) == 0)
+		{
+			*exists = true;
+			return heap_getattr(tuple, i + 1, desc, isnull);
+		}
+	}
+	*exists = false;
+	*isnull = true;
+	return (Datum) 0;
+}
+
+Datum
+AkCatalogColumn(HeapTuple tuple, TupleDesc desc, const char *column, bool *isnull)
+{
+	bool		exists;
+	Datum		d = AkCatalogColumnIfExists(tuple, desc, column, isnull, &exists);
+
+	if (!exists)
+		elog(ERROR, "column \"%s\" is missing from an access_key table", column);
+	return d;
+}
+
+Oid
+AkExtensionOwner(void)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(AkCatalogRelid("keys")));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for access_key.keys");
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+/* Runs sql as the extension's owner; copies the first row returned, if asked. */
+static uint64
+ExecuteAsOwner(const char *sql, int nargs, Oid *argtypes, Datum *args, const char *nulls,
+			   HeapTuple *first_row, TupleDesc *desc)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	Oid			owner = AkExtensionOwner();
+	Oid			save_userid;
+	int			save_sec_context;
+	int			nestlevel = NewGUCNestLevel();
+	uint64		processed;
+
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args(sql, nargs, argtypes, args, nulls, false, 0) < 0)
+		elog(ERROR, "could not change the access_key tables: %s", sql);
+	processed = SPI_processed;
+	if (first_row)
+	{
+		*first_row = NULL;
+		if (SPI_tuptable != NULL && SPI_processed > 0)
+		{
+			MemoryContext spi = MemoryContextSwitchTo(caller);
+
+			*first_row = heap_copytuple(SPI_tuptable->vals[0]);
+			*desc = CreateTupleDescCopy(SPI_tuptable->tupdesc);
+			MemoryContextSwitchTo(spi);
+		}
+	}
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	AtEOXact_GUC(true, nestlevel);
+	return processed;
+}
+
+uint64
+AkCatalogExecute(const char *sql, int nargs, Oid *argtypes, Datum *args, const char *nulls)
+{
+	return ExecuteAsOwner(sql, nargs, argtypes, args, nulls, NULL, NULL);
+}
+
+HeapTuple
+AkCatalogExecuteReturning(const char *sql, int nargs, Oid *argtypes, Datum *args, const char *nulls,
+						  TupleDesc *desc)
+{
+	HeapTuple	row;
+
+	(void) ExecuteAsOwner(sql, nargs, argtypes, args, nulls, &row, desc);
+	return row;
+}

@@ -1,0 +1,19 @@
+/*
+ * row_filter.h — ak_apply_filters, ak_index_prefilter, ak_filter_values:
+ * what the SELECT policy of a protected collection calls.
+ */
+#ifndef ACCESS_KEY_ROW_FILTER_H
+#define ACCESS_KEY_ROW_FILTER_H
+
+#include "postgres.h"
+
+#include "key_cache.h"
+
+/*
+ * The session key's view for reading a protected collection: NULL without a
+ * key; 42501 when the key may not read it in the current context, or may
+ * not read that collection at all (options.queries.collections).
+ */
+extern const AkContextView *AkReadableView(Oid collection);
+
+#endif							/* ACCESS_KEY_ROW_FILTER_H */
