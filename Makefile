@@ -84,7 +84,7 @@ stress-oracle: deps
 
 # The suites and the fuzzers with every backend under valgrind, on a cassert,
 # USE_VALGRIND build of PostgreSQL made once from Debian's source package
-# (scripts/stress/).  About 30 minutes.
+# (scripts/stress/).  About 35 minutes.
 # STRESS_SUITES="regress:filters tap:013_sql_fuzz" runs only those suites.
 stress-valgrind: deps
 	@scripts/stress/run $(STRESS_SUITES)
