@@ -47,7 +47,7 @@ endif
 $(EXTENSION)--$(EXTVERSION).sql: $(EXTENSION).sql
 	cp $< $@
 
-.PHONY: deps test check-fast demo bench stress check-regress check-isolation
+.PHONY: deps test check-fast demo bench stress stress-oracle stress-valgrind check-regress check-isolation
 
 deps:
 	@scripts/install-deps
@@ -70,14 +70,24 @@ demo: deps
 	$(MAKE) install
 	@scripts/run-demo
 
+# make stress: the two long checks CI does not run (docs/testing.md).
+stress: stress-oracle stress-valgrind
+
 # The randomized isolation proof (t/008_isolation_oracle.pl) at a million
 # (event, key) pairs instead of make test's 60,000; it prints its counts and
 # timings.  AK_ORACLE_SEED picks another world.
 AK_ORACLE_CHECKS ?= 1000000
-stress: deps
+stress-oracle: deps
 	$(MAKE) PG_CFLAGS="$(TEST_CFLAGS)"
 	$(MAKE) install
 	@AK_ORACLE_CHECKS=$(AK_ORACLE_CHECKS) scripts/run-tests tap:008_isolation_oracle
+
+# The suites and the fuzzers with every backend under valgrind, on a cassert,
+# USE_VALGRIND build of PostgreSQL made once from Debian's source package
+# (scripts/stress/).  About 35 minutes.
+# STRESS_SUITES="regress:filters tap:013_sql_fuzz" runs only those suites.
+stress-valgrind: deps
+	@scripts/stress/run $(STRESS_SUITES)
 
 # Suites, each run against the server named by PG* variables (scripts/run-tests
 # provides a throw-away cluster for each).
