@@ -1,0 +1,139 @@
+-- Attacks on the merged features (key lifecycle, narrower keys, operations,
+-- setup checks), each written as a test that it fails: a tenant holding a
+-- valid key in a role that owns nothing, a tenant whose key permits "keys",
+-- and a careless admin.
+SET search_path = access_key, public;
+SET timezone = 'UTC';
+CREATE ROLE regress_atk_owner;
+CREATE ROLE regress_atk_app;
+GRANT CREATE ON SCHEMA public TO regress_atk_owner;
+GRANT EXECUTE ON FUNCTION ak_protect(regclass, name, name), ak_unprotect(regclass) TO regress_atk_owner;
+-- A foreign-data wrapper without a handler: foreign tables can be created, never read.
+CREATE FOREIGN DATA WRAPPER regress_atk_fdw;
+CREATE SERVER regress_atk_server FOREIGN DATA WRAPPER regress_atk_fdw;
+GRANT USAGE ON FOREIGN SERVER regress_atk_server TO regress_atk_owner;
+
+SET ROLE regress_atk_owner;
+CREATE TABLE public.atk (at timestamptz NOT NULL, properties jsonb NOT NULL DEFAULT '{}',
+                         extra jsonb NOT NULL DEFAULT '{}') PARTITION BY RANGE (at);
+CREATE TABLE public.atk_2024 PARTITION OF public.atk FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+INSERT INTO public.atk (at, properties) VALUES ('2024-03-01', '{"customer": {"id": "ada"}}'),
+                                                ('2024-03-02', '{"customer": {"id": "bob"}}');
+SELECT ak_protect('public.atk', timestamp_column => 'at');
+GRANT SELECT, INSERT ON public.atk, public.atk_2024 TO regress_atk_app;
+RESET ROLE;
+SELECT key AS ada FROM ak_create_key('{"name": "ada", "permitted": ["queries", "writes"], "options": {
+    "writes": {"autofill": {"customer": {"id": "ada"}}},
+    "queries": {"filters": [{"property_name": "customer.id", "operator": "eq", "property_value": "ada"}]}}}') \gset
+SELECT key AS bob FROM ak_create_key('{"name": "bob", "permitted": ["queries"], "options": {
+    "queries": {"filters": [{"property_name": "customer.id", "operator": "eq", "property_value": "bob"}]}}}') \gset
+
+------------------------------------------------------------------------------
+-- A foreign table in a protected tree.  Row-level security cannot be enabled
+-- on a foreign table, and it would have no autofill trigger: rows a tenant
+-- routes to it through the root would keep the customer.id the tenant wrote
+-- (another tenant's), and reading it directly would show every row.  So no
+-- way of putting one there is accepted.
+------------------------------------------------------------------------------
+
+SET ROLE regress_atk_owner;
+-- CREATE FOREIGN TABLE ... PARTITION OF (the event trigger fires for it too).
+CREATE FOREIGN TABLE public.atk_2023 PARTITION OF public.atk FOR VALUES FROM ('2023-01-01') TO ('2024-01-01')
+    SERVER regress_atk_server;
+SELECT count(*) AS foreign_partitions FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid
+WHERE i.inhparent = 'public.atk'::regclass AND c.relkind = 'f';
+-- ATTACH PARTITION of a foreign table.
+CREATE FOREIGN TABLE public.atk_2022 (at timestamptz NOT NULL, properties jsonb NOT NULL, extra jsonb NOT NULL)
+    SERVER regress_atk_server;
+ALTER TABLE public.atk ATTACH PARTITION public.atk_2022 FOR VALUES FROM ('2022-01-01') TO ('2023-01-01');
+-- ak_protect of a tree that already has one.
+CREATE TABLE public.atk_mixed (at timestamptz NOT NULL, properties jsonb NOT NULL, extra jsonb NOT NULL)
+    PARTITION BY RANGE (at);
+ALTER TABLE public.atk_mixed ATTACH PARTITION public.atk_2022 FOR VALUES FROM ('2022-01-01') TO ('2023-01-01');
+SELECT ak_protect('public.atk_mixed');
+DROP TABLE public.atk_mixed;
+RESET ROLE;
+SELECT count(*) AS registered FROM access_key.collections WHERE collection::text LIKE 'atk%';
+
+------------------------------------------------------------------------------
+-- A protected collection of its own attached to a protected tree (an archived
+-- partition put back, say) is adopted by the tree: it counts as the root, its
+-- SELECT policy names the root, and its autofill writes the root's properties
+-- column.  Left as it was, its autofill would write its own properties column
+-- (here "extra"), and a tenant writing through the root could give another
+-- tenant rows that the root's policy, reading "properties", shows to them.
+------------------------------------------------------------------------------
+
+SET ROLE regress_atk_owner;
+CREATE TABLE public.atk_2025 (at timestamptz NOT NULL, properties jsonb NOT NULL DEFAULT '{}',
+                              extra jsonb NOT NULL DEFAULT '{}');
+SELECT ak_protect('public.atk_2025', 'extra');
+ALTER TABLE public.atk ATTACH PARTITION public.atk_2025 FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+GRANT SELECT, INSERT ON public.atk_2025 TO regress_atk_app;
+RESET ROLE;
+SELECT collection, properties_column, timestamp_column FROM access_key.collections
+WHERE collection::text LIKE 'atk%' ORDER BY 1::text;
+SELECT polname, pg_get_expr(polqual, polrelid) FROM pg_policy
+WHERE polrelid = 'public.atk_2025'::regclass AND polname = 'access_key_select';
+SELECT tgname, tgargs FROM pg_trigger WHERE tgrelid = 'public.atk_2025'::regclass AND tgname = 'access_key_autofill';
+SET ROLE regress_atk_app;
+BEGIN;
+SELECT ak_use_key(:'ada') IS NOT NULL AS ada;
+INSERT INTO public.atk (at, properties) VALUES ('2025-02-01', '{"customer": {"id": "bob"}, "planted": true}');
+INSERT INTO public.atk_2025 (at, properties) VALUES ('2025-02-02', '{"customer": {"id": "bob"}, "planted": true}');
+COMMIT;
+-- Bob sees no row planted by Ada; Ada sees hers, stamped with her customer.id.
+BEGIN;
+SELECT ak_use_key(:'bob') IS NOT NULL AS bob;
+SELECT count(*) AS planted_for_bob FROM public.atk WHERE properties ? 'planted';
+SELECT count(*) AS planted_for_bob_direct FROM public.atk_2025 WHERE properties ? 'planted';
+COMMIT;
+BEGIN;
+SELECT ak_use_key(:'ada') IS NOT NULL AS ada;
+SELECT at::date, properties FROM public.atk WHERE properties ? 'planted' ORDER BY at;
+COMMIT;
+RESET ROLE;
+-- A protected partitioned collection is adopted with its partitions: their
+-- policies name the new root, and bring its time column (without the
+-- ak_in_timeframe conjunct, a key's timeframe would not bind direct reads).
+SET ROLE regress_atk_owner;
+CREATE TABLE public.atk_2026 (at timestamptz NOT NULL, properties jsonb NOT NULL DEFAULT '{}',
+                              extra jsonb NOT NULL DEFAULT '{}') PARTITION BY RANGE (at);
+CREATE TABLE public.atk_2026_h1 PARTITION OF public.atk_2026 FOR VALUES FROM ('2026-01-01') TO ('2026-07-01');
+SELECT ak_protect('public.atk_2026');
+ALTER TABLE public.atk ATTACH PARTITION public.atk_2026 FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+RESET ROLE;
+SELECT c.relname, pg_get_expr(p.polqual, p.polrelid) FROM pg_policy AS p JOIN pg_class AS c ON c.oid = p.polrelid
+WHERE c.relname LIKE 'atk_2026%' AND p.polname = 'access_key_select' ORDER BY 1;
+SELECT count(*) AS registered FROM access_key.collections WHERE collection::text LIKE 'atk_2026%';
+SET ROLE regress_atk_owner;
+DROP TABLE public.atk_2026;
+RESET ROLE;
+-- Detached, it is a collection of its own again (naming itself); attached
+-- again, adopted again; ak_unprotect of the tree then leaves nothing registered.
+SET ROLE regress_atk_owner;
+ALTER TABLE public.atk DETACH PARTITION public.atk_2025;
+RESET ROLE;
+SELECT collection, properties_column FROM access_key.collections WHERE collection::text LIKE 'atk%' ORDER BY 1::text;
+SET ROLE regress_atk_owner;
+ALTER TABLE public.atk ATTACH PARTITION public.atk_2025 FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+RESET ROLE;
+SELECT collection, properties_column FROM access_key.collections WHERE collection::text LIKE 'atk%' ORDER BY 1::text;
+SET ROLE regress_atk_owner;
+SELECT ak_unprotect('public.atk');
+RESET ROLE;
+SELECT count(*) AS registered FROM access_key.collections WHERE collection::text LIKE 'atk%';
+SELECT c.relname, c.relrowsecurity AS rls, (SELECT count(*) FROM pg_policy AS p WHERE p.polrelid = c.oid) AS policies
+FROM pg_class AS c WHERE c.relname LIKE 'atk%' AND c.relkind IN ('r', 'p') ORDER BY 1;
+SET ROLE regress_atk_owner;
+SELECT ak_protect('public.atk', timestamp_column => 'at');
+RESET ROLE;
+
+-- Clean up.
+DROP TABLE public.atk;
+DELETE FROM access_key.keys;
+DROP SERVER regress_atk_server;
+DROP FOREIGN DATA WRAPPER regress_atk_fdw;
+REVOKE CREATE ON SCHEMA public FROM regress_atk_owner;
+DROP OWNED BY regress_atk_owner, regress_atk_app;
+DROP ROLE regress_atk_owner, regress_atk_app;
