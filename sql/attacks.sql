@@ -129,6 +129,53 @@ SET ROLE regress_atk_owner;
 SELECT ak_protect('public.atk', timestamp_column => 'at');
 RESET ROLE;
 
+------------------------------------------------------------------------------
+-- ak_check_setup sees protection that was taken off behind the extension's
+-- back: a foreign table in the tree (made while the event trigger was
+-- disabled), row-level security disabled on a partition, the autofill
+-- trigger disabled or set to fire only for replicas.
+------------------------------------------------------------------------------
+
+SELECT * FROM ak_check_setup('regress_atk_app') WHERE severity = 'critical';
+ALTER EVENT TRIGGER access_key_collection_changed DISABLE;
+SET ROLE regress_atk_owner;
+CREATE FOREIGN TABLE public.atk_2023 PARTITION OF public.atk FOR VALUES FROM ('2023-01-01') TO ('2024-01-01')
+    SERVER regress_atk_server;
+ALTER TABLE public.atk_2024 DISABLE ROW LEVEL SECURITY;
+ALTER TABLE public.atk_2024 DISABLE TRIGGER access_key_autofill;
+ALTER TABLE public.atk_2025 ENABLE REPLICA TRIGGER access_key_autofill;
+RESET ROLE;
+ALTER EVENT TRIGGER access_key_collection_changed ENABLE;
+SELECT * FROM ak_check_setup('regress_atk_app') WHERE severity = 'critical';
+-- What the findings are about: Ada writes Bob's customer.id into atk_2024,
+-- and a keyed read of atk_2024 shows every tenant's rows.
+SET ROLE regress_atk_app;
+BEGIN;
+SELECT ak_use_key(:'ada') IS NOT NULL AS ada;
+INSERT INTO public.atk (at, properties) VALUES ('2024-05-01', '{"customer": {"id": "bob"}, "planted": true}');
+SELECT properties #>> '{customer,id}' AS customer FROM public.atk_2024 ORDER BY at;
+ROLLBACK;
+RESET ROLE;
+-- The fixes it gives take the findings away.
+SET ROLE regress_atk_owner;
+ALTER TABLE public.atk DETACH PARTITION public.atk_2023;
+ALTER TABLE public.atk_2024 ENABLE ROW LEVEL SECURITY;
+ALTER TABLE public.atk_2024 ENABLE TRIGGER access_key_autofill;
+ALTER TABLE public.atk_2025 ENABLE TRIGGER access_key_autofill;
+DROP FOREIGN TABLE public.atk_2023;
+RESET ROLE;
+SELECT count(*) AS critical FROM ak_check_setup('regress_atk_app') WHERE severity = 'critical';
+-- A dropped autofill trigger: the fix protects the collection again.
+SET ROLE regress_atk_owner;
+DROP TRIGGER access_key_autofill ON public.atk_2025;
+RESET ROLE;
+SELECT object, fix FROM ak_check_setup('regress_atk_app') WHERE severity = 'critical';
+SET ROLE regress_atk_owner;
+SELECT ak_unprotect('public.atk');
+SELECT ak_protect('public.atk', 'properties', 'at');
+RESET ROLE;
+SELECT count(*) AS critical FROM ak_check_setup('regress_atk_app') WHERE severity = 'critical';
+
 -- Clean up.
 DROP TABLE public.atk;
 DELETE FROM access_key.keys;

@@ -37,6 +37,7 @@
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -494,6 +495,76 @@ CheckRelations(Check *cx)
 								  "collection: keys do not limit what it reads or writes there",
 								  owner, RelationKind(relkind)),
 					   OwnershipFix(cx, relkind, name, owned, via_revokes));
+	}
+}
+
+/* The statements that protect a collection again, with the columns it is protected with. */
+static char *
+ProtectAgainSql(Oid collection)
+{
+	char	   *name = quote_literal_cstr(AkQualifiedName(collection));
+	char	   *column = NULL;
+	char	   *time_column;
+
+	(void) AkFetchCollection(collection, &column);
+	time_column = AkFetchCollectionTimeColumn(collection);
+	return psprintf("SELECT access_key.ak_unprotect(%s); SELECT access_key.ak_protect(%s, %s%s%s);",
+					name, name, quote_literal_cstr(column ? column : "properties"),
+					time_column ? ", " : "", time_column ? quote_literal_cstr(time_column) : "");
+}
+
+/*
+ * Protected collections and their partitions that have lost what ak_protect
+ * put on them: row-level security turned off, the autofill trigger dropped or
+ * disabled, or a foreign table among the partitions.  These weaken the keys
+ * of every role, so they are reported whatever the role's privileges.
+ */
+static void
+CheckProtection(Check *cx)
+{
+	RunQuery(cx,
+		  "WITH RECURSIVE " CTE_PROTECTED
+		  " SELECT c.oid, format('%I.%I', n.nspname, c.relname) AS name, c.relkind, c.relrowsecurity AS rls,"
+		  "  CASE WHEN c.oid = ANY ($2) THEN c.oid ELSE pg_partition_root(c.oid)::oid END AS collection,"
+		  "  (SELECT format('%I.%I', pn.nspname, pc.relname) FROM pg_inherits AS i"
+		  "   JOIN pg_class AS pc ON pc.oid = i.inhparent JOIN pg_namespace AS pn ON pn.oid = pc.relnamespace"
+		  "   WHERE i.inhrelid = c.oid) AS parent,"
+		  "  (SELECT t.tgenabled FROM pg_trigger AS t WHERE t.tgrelid = c.oid AND t.tgname = 'access_key_autofill')"
+		  "   AS autofill"
+		  " FROM protected AS p JOIN pg_class AS c ON c.oid = p.oid JOIN pg_namespace AS n ON n.oid = c.relnamespace"
+		  " ORDER BY 1");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		const char *name = Col(i, "name");
+		char		relkind = Col(i, "relkind")[0];
+		Oid			collection = (Oid) strtoul(Col(i, "collection"), NULL, 10);
+		const char *autofill = Col(i, "autofill");
+		const char *whose = (Oid) strtoul(Col(i, "oid"), NULL, 10) == collection ? "this protected collection"
+			: psprintf("this partition of protected collection %s", AkQualifiedName(collection));
+
+		if (relkind == RELKIND_FOREIGN_TABLE)
+		{
+			AddFinding(cx, AK_SEVERITY_CRITICAL, psprintf("foreign table %s", name),
+					   psprintf("%s is a foreign table: row-level security does not apply to foreign tables, so "
+								"no key limits what is read from it directly, and rows written through the "
+								"collection into it skip the keys' autofill and writes.collections", whose),
+					   psprintf("ALTER TABLE %s DETACH PARTITION %s;", Col(i, "parent"), name));
+			continue;
+		}
+		if (!ColBool(i, "rls"))
+			AddFinding(cx, AK_SEVERITY_CRITICAL, psprintf("table %s", name),
+					   psprintf("row-level security is disabled on %s: no key limits what any role reads or "
+								"writes there", whose),
+					   psprintf("ALTER TABLE %s ENABLE ROW LEVEL SECURITY;", name));
+		/* Rows are stored in plain tables only: that is where autofill runs. */
+		if (relkind == RELKIND_RELATION && (autofill == NULL || (autofill[0] != TRIGGER_FIRES_ON_ORIGIN &&
+																  autofill[0] != TRIGGER_FIRES_ALWAYS)))
+			AddFinding(cx, AK_SEVERITY_CRITICAL, psprintf("table %s", name),
+					   psprintf("the trigger access_key_autofill of %s is %s: rows written there skip the keys' "
+								"autofill (a tenant can write another tenant's customer.id) and writes.collections",
+								whose, autofill == NULL ? "missing" : "disabled"),
+					   autofill == NULL ? ProtectAgainSql(collection)
+					   : psprintf("ALTER TABLE %s ENABLE TRIGGER access_key_autofill;", name));
 	}
 }
 
@@ -1106,6 +1177,7 @@ ak_check_setup(PG_FUNCTION_ARGS)
 		CheckAdminFunctions(&cx);
 		CheckSecurityDefiner(&cx);
 	}
+	CheckProtection(&cx);
 	CheckIndexes(&cx, collections);
 	CheckSettings(&cx);
 	SPI_finish();
