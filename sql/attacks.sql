@@ -176,6 +176,138 @@ SELECT ak_protect('public.atk', 'properties', 'at');
 RESET ROLE;
 SELECT count(*) AS critical FROM ak_check_setup('regress_atk_app') WHERE severity = 'critical';
 
+------------------------------------------------------------------------------
+-- A tenant holding a valid key, in a role that owns nothing
+------------------------------------------------------------------------------
+
+SET ROLE regress_atk_owner;
+CREATE TABLE public.atk_other (properties jsonb NOT NULL);
+INSERT INTO public.atk_other VALUES ('{"customer": {"id": "bob"}, "secret": 1}');
+SELECT ak_protect('public.atk_other');
+GRANT SELECT, INSERT ON public.atk_other TO regress_atk_app;
+INSERT INTO public.atk (at, properties) VALUES ('2025-03-01', '{"customer": {"id": "ada"}}'),
+                                                ('2025-09-01', '{"customer": {"id": "ada"}}');
+-- Batch ingest writes the properties column; the others get their defaults.
+ALTER TABLE public.atk ALTER COLUMN at SET DEFAULT '2025-04-01';
+RESET ROLE;
+-- Keys limited to public.atk, each with its own timeframe; one that writes only public.atk_other.
+SELECT key AS h1 FROM ak_create_key('{"name": "h1", "permitted": ["queries", "writes", "saved_queries", "datasets", "keys"], "options": {
+    "writes": {"autofill": {"customer": {"id": "ada"}}, "collections": ["public.atk"]},
+    "queries": {"collections": ["public.atk"], "timeframe": {"start": "2024-01-01", "end": "2025-07-01"},
+                "filters": [{"property_name": "customer.id", "operator": "eq", "property_value": "ada"}]},
+    "saved_queries": {"blocked": ["secret_query"]},
+    "datasets": {"blocked": ["secret_dataset"]}}}') \gset
+SELECT key AS h2 FROM ak_create_key('{"name": "h2", "permitted": ["queries"], "options": {
+    "queries": {"collections": ["public.atk"], "timeframe": {"start": "2025-07-01", "end": "2026-01-01"},
+                "filters": [{"property_name": "customer.id", "operator": "eq", "property_value": "ada"}]}}}') \gset
+SELECT key AS other_writer FROM ak_create_key('{"name": "other writer", "permitted": ["writes"], "options": {
+    "writes": {"autofill": {"customer": {"id": "ada"}}, "collections": ["public.atk_other"]}}}') \gset
+
+SET ROLE regress_atk_app;
+-- A generic plan over the partitioned collection and over one partition,
+-- executed under keys with different timeframes: each key its own rows.
+SET plan_cache_mode = force_generic_plan;
+PREPARE atk_days AS SELECT string_agg(at::date::text, ', ' ORDER BY at) FROM public.atk;
+PREPARE atk_2025_days AS SELECT string_agg(at::date::text, ', ' ORDER BY at) FROM public.atk_2025;
+BEGIN; SELECT ak_use_key(:'h1') IS NOT NULL AS h1; EXECUTE atk_days; EXECUTE atk_2025_days; COMMIT;
+BEGIN; SELECT ak_use_key(:'h2') IS NOT NULL AS h2; EXECUTE atk_days; EXECUTE atk_2025_days; COMMIT;
+BEGIN; SELECT ak_use_key(:'h1') IS NOT NULL AS h1; EXECUTE atk_days; COMMIT;
+DEALLOCATE atk_days;
+DEALLOCATE atk_2025_days;
+RESET plan_cache_mode;
+-- The other collection, through every way of reading it: refused, never rows.
+BEGIN;
+SELECT ak_use_key(:'h1') IS NOT NULL AS h1;
+SAVEPOINT s;
+SELECT count(*) FROM public.atk_other;
+ROLLBACK TO s;
+WITH o AS MATERIALIZED (SELECT * FROM public.atk_other) SELECT count(*) FROM o;
+ROLLBACK TO s;
+SELECT count(*) FROM public.atk AS a JOIN public.atk_other AS o ON true;
+ROLLBACK TO s;
+COPY (SELECT * FROM public.atk_other) TO STDOUT;
+ROLLBACK TO s;
+COPY public.atk_other TO STDOUT;
+ROLLBACK TO s;
+DECLARE c CURSOR FOR SELECT * FROM public.atk_other;
+FETCH c;
+ROLLBACK TO s;
+SELECT ak_schema('public.atk_other');
+ROLLBACK;
+-- Writing outside its timeframe is allowed, reading the row back is not.
+BEGIN;
+SELECT ak_use_key(:'h1') IS NOT NULL AS h1;
+INSERT INTO public.atk_2025 (at, properties) VALUES ('2025-08-01', '{}');
+SAVEPOINT s;
+INSERT INTO public.atk_2025 (at, properties) VALUES ('2025-08-02', '{}') RETURNING at;
+ROLLBACK;
+
+-- Batch ingest: a partition named directly counts as its collection, for
+-- writes.collections too; other names are no collection, whatever shadows them.
+BEGIN;
+SELECT ak_use_key(:'other_writer') IS NOT NULL AS other_writer;
+SELECT ak_record_events('{"public.atk_2025": [{}], "public.atk_other": [{"customer": {"id": "bob"}}]}');
+SELECT ak_record_event('public.atk_2025', '{}');
+ROLLBACK;
+BEGIN;
+SELECT ak_use_key(:'h1') IS NOT NULL AS h1;
+SELECT ak_record_events('{"public.atk_2025": [{"customer": {"id": "bob"}, "via": "partition"}]}');
+SELECT at::date, properties FROM public.atk_2025 WHERE properties ? 'via';
+CREATE TEMPORARY TABLE atk_other (properties jsonb);
+SAVEPOINT s;
+SELECT ak_record_events('{"atk_other": [{}]}');
+ROLLBACK TO s;
+SELECT ak_record_events('{"pg_temp.atk_other": [{}]}');
+ROLLBACK;
+
+-- Subtransactions: a key presented, or a child derived, in a rolled-back
+-- savepoint is gone with it.
+BEGIN;
+SAVEPOINT s;
+SELECT ak_use_key(:'h1') IS NOT NULL AS h1;
+ROLLBACK TO s;
+SELECT ak_current_key_id() IS NULL AS no_key, count(*) AS rows FROM public.atk;
+SELECT ak_use_key(:'h1') IS NOT NULL AS h1;
+SAVEPOINT d;
+SELECT key AS rolled_back_child FROM ak_derive_key('{"name": "gone", "permitted": ["queries"]}') \gset
+ROLLBACK TO d;
+COMMIT;
+BEGIN;
+SELECT set_config('access_key.key', :'rolled_back_child', true) IS NOT NULL;
+SELECT ak_permits('queries');
+ROLLBACK;
+
+------------------------------------------------------------------------------
+-- A tenant whose key permits "keys"
+------------------------------------------------------------------------------
+
+-- What the parent blocks, without an allowed list, a child cannot allow.
+BEGIN;
+SELECT ak_use_key(:'h1') IS NOT NULL AS h1;
+SAVEPOINT s;
+SELECT id FROM ak_derive_key('{"name": "x", "permitted": ["saved_queries"], "options": {"saved_queries": {"allowed": ["secret_query"]}}}');
+ROLLBACK TO s;
+SELECT id FROM ak_derive_key('{"name": "x", "permitted": ["datasets"], "options": {"datasets": {"allowed": {"secret_dataset": {}}}}}');
+ROLLBACK TO s;
+SELECT id FROM ak_derive_key('{"name": "x", "permitted": ["queries"], "options": {"queries": {"collections": ["public.atk_other"]}}}');
+ROLLBACK TO s;
+SELECT id FROM ak_derive_key('{"name": "x", "permitted": ["writes"], "options": {"writes": {"collections": ["public.atk_2025"]}}}');
+ROLLBACK;
+RESET ROLE;
+-- A chain made circular behind the extension's back is refused at use.
+SELECT id AS loop_a, key AS loop_a_key FROM ak_create_key('{"name": "loop a", "permitted": ["queries"]}') \gset
+SELECT id AS loop_b FROM ak_create_key('{"name": "loop b", "permitted": ["queries"]}') \gset
+UPDATE access_key.keys SET parent_id = CASE id WHEN :'loop_a'::uuid THEN :'loop_b'::uuid ELSE :'loop_a'::uuid END
+WHERE id IN (:'loop_a', :'loop_b');
+SET ROLE regress_atk_app;
+BEGIN; SELECT ak_use_key(:'loop_a_key'); ROLLBACK;
+RESET ROLE;
+SELECT ak_delete_key(:'loop_a') AS deleted;
+SELECT count(*) AS left_in_loop FROM access_key.keys WHERE id IN (:'loop_a', :'loop_b');
+SET ROLE regress_atk_owner;
+DROP TABLE public.atk_other;
+RESET ROLE;
+
 -- Clean up.
 DROP TABLE public.atk;
 DELETE FROM access_key.keys;
