@@ -109,11 +109,14 @@ SELECT count(*) AS registered FROM access_key.collections WHERE collection::text
 SET ROLE regress_atk_owner;
 DROP TABLE public.atk_2026;
 RESET ROLE;
--- Detached, it is a collection of its own again (naming itself); attached
--- again, adopted again; ak_unprotect of the tree then leaves nothing registered.
+-- Detached (here CONCURRENTLY, in two transactions), it is a collection of
+-- its own again, naming itself; attached again, adopted again; ak_unprotect
+-- of the tree then leaves nothing registered.
 SET ROLE regress_atk_owner;
-ALTER TABLE public.atk DETACH PARTITION public.atk_2025;
+ALTER TABLE public.atk DETACH PARTITION public.atk_2025 CONCURRENTLY;
 RESET ROLE;
+SELECT polname, pg_get_expr(polqual, polrelid) FROM pg_policy
+WHERE polrelid = 'public.atk_2025'::regclass AND polname = 'access_key_select';
 SELECT collection, properties_column FROM access_key.collections WHERE collection::text LIKE 'atk%' ORDER BY 1::text;
 SET ROLE regress_atk_owner;
 ALTER TABLE public.atk ATTACH PARTITION public.atk_2025 FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
