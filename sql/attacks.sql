@@ -179,6 +179,21 @@ SELECT ak_protect('public.atk', 'properties', 'at');
 RESET ROLE;
 SELECT count(*) AS critical FROM ak_check_setup('regress_atk_app') WHERE severity = 'critical';
 
+-- A schema the role may create objects in: what it creates there can take
+-- the place of what unqualified SQL names, including a function or operator
+-- that a stored query calls, which would then run as the query's owner on
+-- every refresh (a count(jsonb) aggregate of the tenant's own shadows
+-- pg_catalog's count("any") in "SELECT count(properties) ...").
+GRANT CREATE ON SCHEMA public TO regress_atk_app;
+SELECT severity, object, problem FROM ak_check_setup('regress_atk_app') WHERE object LIKE 'schema %';
+SET search_path = public;
+SELECT access_key.ak_create_saved_query('atk_counts', 'SELECT count(properties) AS n FROM atk', '1 hour');
+SET search_path = access_key, public;
+SELECT severity, object, problem, fix FROM ak_check_setup('regress_atk_app') WHERE object LIKE 'schema %';
+REVOKE CREATE ON SCHEMA public FROM regress_atk_app;
+SELECT count(*) AS schema_findings FROM ak_check_setup('regress_atk_app') WHERE object LIKE 'schema %';
+SELECT ak_delete_saved_query('atk_counts');
+
 ------------------------------------------------------------------------------
 -- A tenant holding a valid key, in a role that owns nothing
 ------------------------------------------------------------------------------

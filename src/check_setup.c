@@ -18,6 +18,7 @@
  */
 #include "postgres.h"
 
+#include "catalog.h"
 #include "check_setup.h"
 #include "collection.h"
 #include "compat.h"
@@ -690,6 +691,106 @@ CheckIndexes(Check *cx, List *collections)
 
 /* ---------- the database ---------- */
 
+/*
+ * The stored queries whose stored search_path names schema nspname, as
+ * "saved query a, dataset b", or NULL.
+ */
+static char *
+StoredQueriesSearching(const char *nspname)
+{
+	static const char *const tables[] = {"saved_queries", "datasets"};
+	static const char *const kinds[] = {"saved query", "dataset"};
+	StringInfoData found;
+
+	initStringInfo(&found);
+	for (int t = 0; t < lengthof(tables); t++)
+	{
+		TupleDesc	desc;
+		ListCell   *lc;
+
+		foreach(lc, AkCatalogScan(tables[t], AK_CATALOG_STATEMENT_SNAPSHOT, &desc))
+		{
+			bool		isnull;
+			char	   *path = TextDatumGetCString(AkCatalogColumn(lfirst(lc), desc, "search_path", &isnull));
+			char	   *name = TextDatumGetCString(AkCatalogColumn(lfirst(lc), desc, "name", &isnull));
+			List	   *schemas;
+			ListCell   *sc;
+
+			if (!SplitIdentifierString(path, ',', &schemas))
+				continue;
+			foreach(sc, schemas)
+				if (strcmp(lfirst(sc), nspname) == 0)
+				{
+					appendStringInfo(&found, "%s%s %s", found.len ? ", " : "", kinds[t], name);
+					break;
+				}
+		}
+	}
+	return found.len ? found.data : NULL;
+}
+
+/*
+ * Schemas the role may create objects in (CREATE, or owning them): what it
+ * creates there can take the place of what unqualified SQL names, in other
+ * sessions of the role and in stored queries, whose refreshes run as their
+ * owner.
+ */
+static void
+CheckSchemas(Check *cx)
+{
+	RunQuery(cx,
+		  "WITH creators AS ("
+		  "  SELECT n.oid, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END AS grantee"
+		  "  FROM pg_namespace AS n, aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) AS a"
+		  "  WHERE a.privilege_type = 'CREATE' AND a.grantee <> n.nspowner"
+		  "   AND (a.grantee = 0 OR pg_has_role($1, a.grantee, 'MEMBER')))"
+		  " SELECT n.nspname, format('%I', n.nspname) AS name, n.nspowner::regrole::text AS owner,"
+		  "  n.nspowner = $1 AS owned, pg_has_role($1, n.nspowner, 'MEMBER') AS owner_member,"
+		  "  " VIA_REVOKES("n.nspowner") " AS via_revokes,"
+		  "  (SELECT string_agg(c.grantee, ', ' ORDER BY c.grantee) FROM creators AS c WHERE c.oid = n.oid) AS through,"
+		  "  (SELECT string_agg(format('REVOKE CREATE ON SCHEMA %I FROM %s;', n.nspname, c.grantee), ' ' ORDER BY c.grantee)"
+		  "   FROM creators AS c WHERE c.oid = n.oid) AS revokes"
+		  " FROM pg_namespace AS n"
+		  " WHERE n.oid <> $3 AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')"
+		  "  AND n.nspname !~ '^pg_(toast_)?temp_'"
+		  "  AND (EXISTS (SELECT FROM creators AS c WHERE c.oid = n.oid) OR pg_has_role($1, n.nspowner, 'MEMBER'))"
+		  " ORDER BY 2");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		const char *name = Col(i, "name");
+		bool		owner_member = ColBool(i, "owner_member");
+		const char *how;
+		const char *fix;
+		char	   *queries = StoredQueriesSearching(Col(i, "nspname"));
+
+		if (owner_member)
+		{
+			how = ColBool(i, "owned") ? "the role owns this schema"
+				: psprintf("the role can SET ROLE to %s, the owner of this schema", Col(i, "owner"));
+			fix = ColBool(i, "owned") || Col(i, "via_revokes") == NULL
+				? psprintf("ALTER SCHEMA %s OWNER TO CURRENT_USER;", name) : Col(i, "via_revokes");
+		}
+		else
+		{
+			how = Through("the role may create objects in this schema", Col(i, "through"));
+			fix = Col(i, "revokes");
+		}
+		if (queries)
+			AddFinding(cx, AK_SEVERITY_CRITICAL, psprintf("schema %s", name),
+					   psprintf("%s, which the stored search_path of %s names: a function, operator or table it "
+								"creates there can take the place of one the query names, and run with the rights "
+								"of the query's owner whenever it is refreshed", how, queries),
+					   fix);
+		else
+			AddFinding(cx, AK_SEVERITY_WARNING, psprintf("schema %s", name),
+					   psprintf("%s: a function, operator or table it creates there can take the place of one that "
+								"unqualified SQL names, in other sessions of the role (other tenants' on a pooled "
+								"connection) and in saved queries and datasets stored with the schema on their "
+								"search_path", how),
+					   fix);
+	}
+}
+
 static void
 CheckTemp(Check *cx)
 {
@@ -1174,6 +1275,7 @@ ak_check_setup(PG_FUNCTION_ARGS)
 		CheckRelations(&cx);
 		CheckPolicies(&cx);
 		CheckTemp(&cx);
+		CheckSchemas(&cx);
 		CheckAdminFunctions(&cx);
 		CheckSecurityDefiner(&cx);
 	}
