@@ -132,6 +132,24 @@ SET ROLE regress_atk_owner;
 SELECT ak_protect('public.atk', timestamp_column => 'at');
 RESET ROLE;
 
+-- The event trigger runs with the search_path of the DDL it follows: an
+-- operator "=" placed before pg_catalog's there must not make it skip the
+-- commands it protects partitions for.
+CREATE SCHEMA regress_atk_shadow;
+CREATE FUNCTION regress_atk_shadow.never(text, text) RETURNS boolean LANGUAGE sql AS 'SELECT false';
+CREATE OPERATOR regress_atk_shadow.= (LEFTARG = text, RIGHTARG = text, FUNCTION = regress_atk_shadow.never);
+GRANT USAGE ON SCHEMA regress_atk_shadow TO regress_atk_owner;
+SET ROLE regress_atk_owner;
+SET search_path = regress_atk_shadow, pg_catalog;
+CREATE TABLE public.atk_2027 PARTITION OF public.atk FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');
+SET search_path = access_key, public;
+RESET ROLE;
+SELECT c.relrowsecurity AS rls, (SELECT count(*) FROM pg_policy AS p WHERE p.polrelid = c.oid) AS policies,
+       (SELECT count(*) FROM pg_trigger AS t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal) AS triggers
+FROM pg_class AS c WHERE c.oid = 'public.atk_2027'::regclass;
+DROP TABLE public.atk_2027;
+DROP SCHEMA regress_atk_shadow CASCADE;
+
 ------------------------------------------------------------------------------
 -- ak_check_setup sees protection that was taken off behind the extension's
 -- back: a foreign table in the tree (made while the event trigger was

@@ -369,8 +369,10 @@ ak_collection_changed(PG_FUNCTION_ARGS)
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
+		/* Runs with the DDL's search_path: the operator is pg_catalog's, whatever that path holds. */
 		if (SPI_execute("SELECT command FROM pg_catalog.pg_event_trigger_ddl_commands()"
-						" WHERE command_tag IN ('CREATE TABLE', 'ALTER TABLE', 'CREATE FOREIGN TABLE')",
+						" WHERE command_tag OPERATOR(pg_catalog.=) ANY"
+						" ('{CREATE TABLE,ALTER TABLE,CREATE FOREIGN TABLE}'::pg_catalog.text[])",
 						true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not read the DDL commands");
 		/* The commands live in the event trigger's state, not in SPI's memory. */
