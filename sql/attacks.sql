@@ -269,6 +269,12 @@ DECLARE c CURSOR FOR SELECT * FROM public.atk_other;
 FETCH c;
 ROLLBACK TO s;
 SELECT ak_schema('public.atk_other');
+ROLLBACK TO s;
+CREATE TEMPORARY VIEW atk_other_invoker WITH (security_invoker) AS SELECT * FROM public.atk_other;
+SELECT count(*) FROM atk_other_invoker;
+ROLLBACK TO s;
+CREATE TEMPORARY VIEW atk_other_owner AS SELECT * FROM public.atk_other;
+SELECT count(*) FROM atk_other_owner;
 ROLLBACK;
 -- Writing outside its timeframe is allowed, reading the row back is not.
 BEGIN;
