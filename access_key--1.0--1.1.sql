@@ -435,3 +435,15 @@ REVOKE ALL ON FUNCTION
     access_key.ak_effective_key(uuid),
     access_key.ak_narrow(access_key.access_key, access_key.access_key)
 FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Foreign tables are never partitions of a protected collection
+-- (docs/scaling.md#partitioned-collections): row-level security cannot be
+-- enabled on them, so the event trigger also fires for CREATE FOREIGN TABLE
+-- (... PARTITION OF), and refuses it.
+------------------------------------------------------------------------------
+
+DROP EVENT TRIGGER access_key_collection_changed;
+CREATE EVENT TRIGGER access_key_collection_changed ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE', 'CREATE FOREIGN TABLE')
+    EXECUTE FUNCTION access_key.ak_collection_changed();

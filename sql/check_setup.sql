@@ -78,11 +78,14 @@ GRANT regress_cs_group TO regress_cs_app;
 :new;
 REVOKE regress_cs_super FROM regress_cs_group;
 
--- Owning the collection, directly or through membership.
+-- Owning the collection, directly or through membership (which also lends
+-- the owner's CREATE on schema public; its fix is undone here, since the
+-- owner needs it below).
 GRANT regress_cs_owner TO regress_cs_app;
 :new;
 :fix \gexec
 :new;
+GRANT CREATE ON SCHEMA public TO regress_cs_owner;
 ALTER TABLE public.cs_events OWNER TO regress_cs_app;
 :new;
 :fix \gexec
@@ -127,6 +130,14 @@ ALTER TABLE public.cs_plain OWNER TO regress_cs_app;
 :new;
 DROP VIEW public.cs_plain_view;
 DROP TABLE public.cs_plain;
+-- A schema it may create objects in, or owns: objects it plants there can
+-- take the place of what unqualified SQL names.
+GRANT CREATE ON SCHEMA public TO regress_cs_app;
+CREATE SCHEMA cs_app_schema AUTHORIZATION regress_cs_app;
+:new;
+:fix \gexec
+:new;
+DROP SCHEMA cs_app_schema;
 
 -- Privileges on the collection beyond SELECT and INSERT.
 GRANT TRUNCATE, TRIGGER, UPDATE ON public.cs_events TO regress_cs_app;

@@ -18,6 +18,7 @@
  */
 #include "postgres.h"
 
+#include "catalog.h"
 #include "check_setup.h"
 #include "collection.h"
 #include "compat.h"
@@ -37,6 +38,7 @@
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -497,6 +499,76 @@ CheckRelations(Check *cx)
 	}
 }
 
+/* The statements that protect a collection again, with the columns it is protected with. */
+static char *
+ProtectAgainSql(Oid collection)
+{
+	char	   *name = quote_literal_cstr(AkQualifiedName(collection));
+	char	   *column = NULL;
+	char	   *time_column;
+
+	(void) AkFetchCollection(collection, &column);
+	time_column = AkFetchCollectionTimeColumn(collection);
+	return psprintf("SELECT access_key.ak_unprotect(%s); SELECT access_key.ak_protect(%s, %s%s%s);",
+					name, name, quote_literal_cstr(column ? column : "properties"),
+					time_column ? ", " : "", time_column ? quote_literal_cstr(time_column) : "");
+}
+
+/*
+ * Protected collections and their partitions that have lost what ak_protect
+ * put on them: row-level security turned off, the autofill trigger dropped or
+ * disabled, or a foreign table among the partitions.  These weaken the keys
+ * of every role, so they are reported whatever the role's privileges.
+ */
+static void
+CheckProtection(Check *cx)
+{
+	RunQuery(cx,
+		  "WITH RECURSIVE " CTE_PROTECTED
+		  " SELECT c.oid, format('%I.%I', n.nspname, c.relname) AS name, c.relkind, c.relrowsecurity AS rls,"
+		  "  CASE WHEN c.oid = ANY ($2) THEN c.oid ELSE pg_partition_root(c.oid)::oid END AS collection,"
+		  "  (SELECT format('%I.%I', pn.nspname, pc.relname) FROM pg_inherits AS i"
+		  "   JOIN pg_class AS pc ON pc.oid = i.inhparent JOIN pg_namespace AS pn ON pn.oid = pc.relnamespace"
+		  "   WHERE i.inhrelid = c.oid) AS parent,"
+		  "  (SELECT t.tgenabled FROM pg_trigger AS t WHERE t.tgrelid = c.oid AND t.tgname = 'access_key_autofill')"
+		  "   AS autofill"
+		  " FROM protected AS p JOIN pg_class AS c ON c.oid = p.oid JOIN pg_namespace AS n ON n.oid = c.relnamespace"
+		  " ORDER BY 1");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		const char *name = Col(i, "name");
+		char		relkind = Col(i, "relkind")[0];
+		Oid			collection = (Oid) strtoul(Col(i, "collection"), NULL, 10);
+		const char *autofill = Col(i, "autofill");
+		const char *whose = (Oid) strtoul(Col(i, "oid"), NULL, 10) == collection ? "this protected collection"
+			: psprintf("this partition of protected collection %s", AkQualifiedName(collection));
+
+		if (relkind == RELKIND_FOREIGN_TABLE)
+		{
+			AddFinding(cx, AK_SEVERITY_CRITICAL, psprintf("foreign table %s", name),
+					   psprintf("%s is a foreign table: row-level security does not apply to foreign tables, so "
+								"no key limits what is read from it directly, and rows written through the "
+								"collection into it skip the keys' autofill and writes.collections", whose),
+					   psprintf("ALTER TABLE %s DETACH PARTITION %s;", Col(i, "parent"), name));
+			continue;
+		}
+		if (!ColBool(i, "rls"))
+			AddFinding(cx, AK_SEVERITY_CRITICAL, psprintf("table %s", name),
+					   psprintf("row-level security is disabled on %s: no key limits what any role reads or "
+								"writes there", whose),
+					   psprintf("ALTER TABLE %s ENABLE ROW LEVEL SECURITY;", name));
+		/* Rows are stored in plain tables only: that is where autofill runs. */
+		if (relkind == RELKIND_RELATION && (autofill == NULL || (autofill[0] != TRIGGER_FIRES_ON_ORIGIN &&
+																  autofill[0] != TRIGGER_FIRES_ALWAYS)))
+			AddFinding(cx, AK_SEVERITY_CRITICAL, psprintf("table %s", name),
+					   psprintf("the trigger access_key_autofill of %s is %s: rows written there skip the keys' "
+								"autofill (a tenant can write another tenant's customer.id) and writes.collections",
+								whose, autofill == NULL ? "missing" : "disabled"),
+					   autofill == NULL ? ProtectAgainSql(collection)
+					   : psprintf("ALTER TABLE %s ENABLE TRIGGER access_key_autofill;", name));
+	}
+}
+
 /* Permissive policies other than access_key's that apply to the role. */
 static void
 CheckPolicies(Check *cx)
@@ -618,6 +690,106 @@ CheckIndexes(Check *cx, List *collections)
 }
 
 /* ---------- the database ---------- */
+
+/*
+ * The stored queries whose stored search_path names schema nspname, as
+ * "saved query a, dataset b", or NULL.
+ */
+static char *
+StoredQueriesSearching(const char *nspname)
+{
+	static const char *const tables[] = {"saved_queries", "datasets"};
+	static const char *const kinds[] = {"saved query", "dataset"};
+	StringInfoData found;
+
+	initStringInfo(&found);
+	for (int t = 0; t < lengthof(tables); t++)
+	{
+		TupleDesc	desc;
+		ListCell   *lc;
+
+		foreach(lc, AkCatalogScan(tables[t], AK_CATALOG_STATEMENT_SNAPSHOT, &desc))
+		{
+			bool		isnull;
+			char	   *path = TextDatumGetCString(AkCatalogColumn(lfirst(lc), desc, "search_path", &isnull));
+			char	   *name = TextDatumGetCString(AkCatalogColumn(lfirst(lc), desc, "name", &isnull));
+			List	   *schemas;
+			ListCell   *sc;
+
+			if (!SplitIdentifierString(path, ',', &schemas))
+				continue;
+			foreach(sc, schemas)
+				if (strcmp(lfirst(sc), nspname) == 0)
+				{
+					appendStringInfo(&found, "%s%s %s", found.len ? ", " : "", kinds[t], name);
+					break;
+				}
+		}
+	}
+	return found.len ? found.data : NULL;
+}
+
+/*
+ * Schemas the role may create objects in (CREATE, or owning them): what it
+ * creates there can take the place of what unqualified SQL names, in other
+ * sessions of the role and in stored queries, whose refreshes run as their
+ * owner.
+ */
+static void
+CheckSchemas(Check *cx)
+{
+	RunQuery(cx,
+		  "WITH creators AS ("
+		  "  SELECT n.oid, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END AS grantee"
+		  "  FROM pg_namespace AS n, aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) AS a"
+		  "  WHERE a.privilege_type = 'CREATE' AND a.grantee <> n.nspowner"
+		  "   AND (a.grantee = 0 OR pg_has_role($1, a.grantee, 'MEMBER')))"
+		  " SELECT n.nspname, format('%I', n.nspname) AS name, n.nspowner::regrole::text AS owner,"
+		  "  n.nspowner = $1 AS owned, pg_has_role($1, n.nspowner, 'MEMBER') AS owner_member,"
+		  "  " VIA_REVOKES("n.nspowner") " AS via_revokes,"
+		  "  (SELECT string_agg(c.grantee, ', ' ORDER BY c.grantee) FROM creators AS c WHERE c.oid = n.oid) AS through,"
+		  "  (SELECT string_agg(format('REVOKE CREATE ON SCHEMA %I FROM %s;', n.nspname, c.grantee), ' ' ORDER BY c.grantee)"
+		  "   FROM creators AS c WHERE c.oid = n.oid) AS revokes"
+		  " FROM pg_namespace AS n"
+		  " WHERE n.oid <> $3 AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')"
+		  "  AND n.nspname !~ '^pg_(toast_)?temp_'"
+		  "  AND (EXISTS (SELECT FROM creators AS c WHERE c.oid = n.oid) OR pg_has_role($1, n.nspowner, 'MEMBER'))"
+		  " ORDER BY 2");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		const char *name = Col(i, "name");
+		bool		owner_member = ColBool(i, "owner_member");
+		const char *how;
+		const char *fix;
+		char	   *queries = StoredQueriesSearching(Col(i, "nspname"));
+
+		if (owner_member)
+		{
+			how = ColBool(i, "owned") ? "the role owns this schema"
+				: psprintf("the role can SET ROLE to %s, the owner of this schema", Col(i, "owner"));
+			fix = ColBool(i, "owned") || Col(i, "via_revokes") == NULL
+				? psprintf("ALTER SCHEMA %s OWNER TO CURRENT_USER;", name) : Col(i, "via_revokes");
+		}
+		else
+		{
+			how = Through("the role may create objects in this schema", Col(i, "through"));
+			fix = Col(i, "revokes");
+		}
+		if (queries)
+			AddFinding(cx, AK_SEVERITY_CRITICAL, psprintf("schema %s", name),
+					   psprintf("%s, which the stored search_path of %s names: a function, operator or table it "
+								"creates there can take the place of one the query names, and run with the rights "
+								"of the query's owner whenever it is refreshed", how, queries),
+					   fix);
+		else
+			AddFinding(cx, AK_SEVERITY_WARNING, psprintf("schema %s", name),
+					   psprintf("%s: a function, operator or table it creates there can take the place of one that "
+								"unqualified SQL names, in other sessions of the role (other tenants' on a pooled "
+								"connection) and in saved queries and datasets stored with the schema on their "
+								"search_path", how),
+					   fix);
+	}
+}
 
 static void
 CheckTemp(Check *cx)
@@ -1103,9 +1275,11 @@ ak_check_setup(PG_FUNCTION_ARGS)
 		CheckRelations(&cx);
 		CheckPolicies(&cx);
 		CheckTemp(&cx);
+		CheckSchemas(&cx);
 		CheckAdminFunctions(&cx);
 		CheckSecurityDefiner(&cx);
 	}
+	CheckProtection(&cx);
 	CheckIndexes(&cx, collections);
 	CheckSettings(&cx);
 	SPI_finish();

@@ -43,22 +43,33 @@ PG_FUNCTION_INFO_V1(ak_protect);
 PG_FUNCTION_INFO_V1(ak_unprotect);
 PG_FUNCTION_INFO_V1(ak_collection_dropped);
 
+/* The catalog row of relid itself (not of its partition root), or NULL. */
+static HeapTuple
+FetchOwnCollectionRow(Oid relid, TupleDesc *desc)
+{
+	ScanKeyData key;
+
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	return AkCatalogFetch("collections", AK_CATALOG_LATEST_SNAPSHOT, 1, &key, desc);
+}
+
+bool
+AkCollectionRegisteredItself(Oid relid)
+{
+	TupleDesc	desc;
+
+	return OidIsValid(AkCatalogRelidIfExists("collections")) && FetchOwnCollectionRow(relid, &desc) != NULL;
+}
+
 /* The catalog row of relid (or of its partition root), or NULL. */
 static HeapTuple
 FetchCollectionRow(Oid relid, TupleDesc *desc)
 {
-	ScanKeyData key;
-	HeapTuple	row;
+	HeapTuple	row = FetchOwnCollectionRow(relid, desc);
 
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
-	row = AkCatalogFetch("collections", AK_CATALOG_LATEST_SNAPSHOT, 1, &key, desc);
 	/* A partition of a protected table counts as its root. */
 	if (row == NULL && get_rel_relispartition(relid))
-	{
-		ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ,
-					ObjectIdGetDatum(llast_oid(get_partition_ancestors(relid))));
-		row = AkCatalogFetch("collections", AK_CATALOG_LATEST_SNAPSHOT, 1, &key, desc);
-	}
+		row = FetchOwnCollectionRow(llast_oid(get_partition_ancestors(relid)), desc);
 	return row;
 }
 

@@ -35,6 +35,12 @@ extern AkCollectionLookup AkFetchCollection(Oid relid, char **properties_column)
  */
 extern char *AkFetchCollectionTimeColumn(Oid relid);
 
+/*
+ * Whether relid has a catalog row of its own: a protected collection that is
+ * not (or not yet) counted as its partition root.
+ */
+extern bool AkCollectionRegisteredItself(Oid relid);
+
 /* The relids of every protected collection, in catalog order. */
 extern List *AkCollectionRelids(void);
 

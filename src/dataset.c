@@ -510,6 +510,7 @@ ak_dataset_results(PG_FUNCTION_ARGS)
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	Jsonb	   *requested = PG_GETARG_JSONB_P(1);
 	const AkStoredKey *key = RequireDatasetAccess(name, AK_DATASET_RETRIEVE);
+	bool		keyed = key != NULL;
 	JsonbValue *limits = NULL;
 	Dataset		ds;
 	char	  **props;
@@ -524,8 +525,30 @@ ak_dataset_results(PG_FUNCTION_ARGS)
 	JsonbValue	v;
 	JsonbIteratorToken tok;
 
+	/*
+	 * The key's limits, copied now: reading the catalogs below can process an
+	 * invalidation, after which the next AkSessionKey() (in
+	 * AkRequireStoredQueryReadable) frees the key it returned here.
+	 */
+	if (keyed)
+	{
+		JsonbValue *allowed = AkSectionMember(key->definition, AK_SECTION_DATASETS, "allowed");
+		JsonbValue *entry = allowed ? getKeyJsonValueFromContainer(allowed->val.binary.data,
+																   name, strlen(name), NULL) : NULL;
+
+		limits = entry ? AkGetMember(entry->val.binary.data, "index_by") : NULL;
+		if (limits)
+		{
+			JsonbValue *copy = palloc(sizeof(JsonbValue));
+
+			*copy = AkJsonbAsValue(JsonbValueToJsonb(limits));
+			limits = copy;
+		}
+	}
+	key = NULL;
+
 	RequireDataset(name, &ds);
-	if (key)
+	if (keyed)
 		AkRequireStoredQueryReadable("datasets", name, "dataset");
 	props = IndexProperties(&ds, &n);
 
@@ -549,15 +572,6 @@ ak_dataset_results(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("dataset \"%s\" is not indexed by \"%s\"", name,
 							pnstrdup(v.val.string.val, v.val.string.len))));
-	}
-
-	if (key)
-	{
-		JsonbValue *allowed = AkSectionMember(key->definition, AK_SECTION_DATASETS, "allowed");
-		JsonbValue *entry = allowed ? getKeyJsonValueFromContainer(allowed->val.binary.data,
-																   name, strlen(name), NULL) : NULL;
-
-		limits = entry ? AkGetMember(entry->val.binary.data, "index_by") : NULL;
 	}
 
 	/*

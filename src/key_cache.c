@@ -7,6 +7,8 @@
 #include "key_scope.h"
 #include "prefilter.h"
 
+#include "access/xact.h"
+
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -60,6 +62,27 @@ EmptyCache(void)
 {
 	HASHCTL		ctl = {0};
 
+#ifdef USE_ASSERT_CHECKING
+
+	/*
+	 * A pointer into an entry (AkSessionKey's key, a view) kept past a call
+	 * that resolves the key again would read freed memory, which the
+	 * allocator usually fills again with the same entry, hiding the bug.
+	 * Assertion builds keep the emptied entries, wiped, until the transaction
+	 * ends, so such a read fails at once in the tests.
+	 */
+	if (cache_context != NULL && IsTransactionState())
+	{
+		HASH_SEQ_STATUS seq;
+		AkCachedKey *entry;
+
+		hash_seq_init(&seq, entries);
+		while ((entry = hash_seq_search(&seq)) != NULL)
+			memset(entry, 0x7F, sizeof(AkCachedKey));
+		MemoryContextSetParent(cache_context, TopTransactionContext);
+		cache_context = NULL;
+	}
+#endif
 	if (cache_context == NULL)
 		cache_context = AllocSetContextCreate(TopMemoryContext, "access_key key cache",
 											  ALLOCSET_DEFAULT_SIZES);

@@ -25,6 +25,8 @@ ak_derive_key(PG_FUNCTION_ARGS)
 	const AkStoredKey *parent = AkSessionKey();
 	AccessKey	requested;
 	TimestampTz expires_at;
+	pg_uuid_t	parent_id;
+	uint8		parent_token_hash[AK_TOKEN_HASH_BYTES];
 
 	if (parent == NULL)
 		ereport(ERROR,
@@ -37,6 +39,16 @@ ak_derive_key(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("access key does not permit keys"),
 				 errdetail("Deriving a key needs the \"keys\" permission.")));
+
+	/*
+	 * What the child records of its parent, copied now: the catalog reads
+	 * below (AkKeyDepth) can process an invalidation, after which the next
+	 * AkSessionKey() or AkSessionTokenHash() would resolve the key again and
+	 * free the one parent points to.  Neither is called after this.
+	 */
+	memcpy(parent_token_hash, AkSessionTokenHash(), AK_TOKEN_HASH_BYTES);
+	parent = AkSessionKey();
+	parent_id = parent->id;
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -55,7 +67,7 @@ ak_derive_key(PG_FUNCTION_ARGS)
 				 errdetail("expires_at asks for %s, later than the parent key, which expires at %s.",
 						   pstrdup(timestamptz_to_str(expires_at)), pstrdup(timestamptz_to_str(parent->expires_at))),
 				 errhint("Give an expiry no later than the parent's, or none to inherit it.")));
-	if (AkKeyDepth(&parent->id) >= AK_MAX_KEY_DEPTH)
+	if (AkKeyDepth(&parent_id) >= AK_MAX_KEY_DEPTH)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("a derived key can have at most %d ancestors", AK_MAX_KEY_DEPTH),
@@ -63,6 +75,6 @@ ak_derive_key(PG_FUNCTION_ARGS)
 	/* The child's effective definition must be computable (for example, not too large). */
 	(void) AkNarrowDefinition(parent->definition, requested);
 
-	AkCreateKeyWithToken(fcinfo, requested, 1, &parent->id, AkSessionTokenHash(), AK_AUDIT_DERIVE);
+	AkCreateKeyWithToken(fcinfo, requested, 1, &parent_id, parent_token_hash, AK_AUDIT_DERIVE);
 	return (Datum) 0;
 }

@@ -21,7 +21,12 @@
  * - A partition detached from a protected tree stays protected: it becomes
  *   a protected collection of its own (registered, its SELECT policy naming
  *   itself, its own autofill trigger), so detaching old partitions for
- *   archiving never exposes other tenants' rows.
+ *   archiving never exposes other tenants' rows.  Attached again (to any
+ *   protected tree), it is adopted: its own row, SELECT policies and
+ *   autofill triggers give way to the new root's.
+ * - No partition of a protected tree is a foreign table: row-level security
+ *   cannot be enabled on one.  Creating, attaching or protecting one is
+ *   refused (the event trigger also fires for CREATE FOREIGN TABLE).
  *
  * Policies and triggers on partitions are created as the extension's owner:
  * the role that runs pg_partman's maintenance need not own the partitions.
@@ -111,13 +116,66 @@ PartitionsOf(Oid root)
 	return list_delete_first(find_all_inheritors(root, NoLock, NULL));
 }
 
+/*
+ * Raises 42809 for a foreign table in a protected tree: row-level security
+ * cannot be enabled on it, so reading it directly would show every row, and
+ * it has no autofill trigger, so rows routed to it through the root would
+ * skip the key's autofill and its writes.collections.
+ */
+static void
+RefuseForeignPartition(Oid part, Oid root)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+			 errmsg("foreign table %s cannot be a partition of protected collection %s",
+					AkQualifiedName(part), AkQualifiedName(root)),
+			 errdetail("Row-level security does not apply to foreign tables, and rows routed to one would skip the keys' autofill."),
+			 errhint("Keep foreign tables out of protected collections: detach it, or make it a table.")));
+}
+
+/*
+ * A protected collection of its own that became a partition of the tree (a
+ * partition detached earlier and attached again, say) now counts as the
+ * root: its catalog row goes, and so do the SELECT policies and autofill
+ * triggers naming it or its properties column, at every level below it, so
+ * that they are made again for the root.
+ */
+static void
+AdoptCollection(Oid part)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(part)};
+	ListCell   *lc;
+
+	foreach(lc, find_all_inheritors(part, NoLock, NULL))
+	{
+		Oid			t = lfirst_oid(lc);
+		char	   *table = AkQualifiedName(t);
+
+		if (HasPolicy(t, "access_key_select"))
+			Execute(psprintf("DROP POLICY access_key_select ON %s", table));
+		if (HasTrigger(t, "access_key_autofill"))
+			Execute(psprintf("DROP TRIGGER access_key_autofill ON %s", table));
+	}
+	AkCatalogExecute("DELETE FROM access_key.collections WHERE collection OPERATOR(pg_catalog.=) $1",
+					 1, types, args, NULL);
+}
+
 /* Gives every partition below root the collection's policies and triggers. */
 static void
 ProtectPartitions(Oid root, const char *column, const char *time_column)
 {
+	List	   *partitions = PartitionsOf(root);
 	ListCell   *lc;
 
-	foreach(lc, PartitionsOf(root))
+	foreach(lc, partitions)
+	{
+		if (get_rel_relkind(lfirst_oid(lc)) == RELKIND_FOREIGN_TABLE)
+			RefuseForeignPartition(lfirst_oid(lc), root);
+		if (AkCollectionRegisteredItself(lfirst_oid(lc)))
+			AdoptCollection(lfirst_oid(lc));
+	}
+	foreach(lc, partitions)
 	{
 		Oid			part = lfirst_oid(lc);
 		char	   *table = AkQualifiedName(part);
@@ -311,8 +369,11 @@ ak_collection_changed(PG_FUNCTION_ARGS)
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
+		/* Runs with the DDL's search_path: the operator is pg_catalog's, whatever that path holds. */
 		if (SPI_execute("SELECT command FROM pg_catalog.pg_event_trigger_ddl_commands()"
-						" WHERE command_tag IN ('CREATE TABLE', 'ALTER TABLE')", true, 0) != SPI_OK_SELECT)
+						" WHERE command_tag OPERATOR(pg_catalog.=) ANY"
+						" ('{CREATE TABLE,ALTER TABLE,CREATE FOREIGN TABLE}'::pg_catalog.text[])",
+						true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not read the DDL commands");
 		/* The commands live in the event trigger's state, not in SPI's memory. */
 		for (uint64 i = 0; i < SPI_processed; i++)

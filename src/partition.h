@@ -10,9 +10,10 @@
 
 /*
  * Puts the collection's policies and append-only trigger on every partition
- * of a protected partitioned table, at every level (the autofill row
- * trigger is cloned to partitions by PostgreSQL itself).  Partitions that
- * already have them are left alone.
+ * of a protected partitioned table, at every level, and the autofill row
+ * trigger on every leaf.  Partitions that already have them are left alone;
+ * a partition that is a protected collection of its own is adopted, and a
+ * foreign table among them is refused (42809).
  */
 extern void AkProtectPartitions(Oid root, const char *column, const char *time_column);
 

@@ -21,6 +21,12 @@ extern bool AkSessionPresentsKey(void);
 /*
  * The session's key, or NULL when it presents none.  Raises 28000 when the
  * token is malformed, unknown, revoked or expired.
+ *
+ * The key (and a view from AkSessionContextView) lives in the key cache: it
+ * stays valid only until the next call of AkSessionKey, AkSessionTokenHash
+ * or AkSessionContextView after an invalidation was processed, which any
+ * catalog read may do, since that call empties the cache.  Copy what is
+ * needed past such a call.
  */
 extern const AkStoredKey *AkSessionKey(void);
 

@@ -56,6 +56,74 @@ $node->safe_psql('source_db', q{
     GRANT SELECT ON public.timed_events TO dump_reader;
     SELECT access_key.ak_create_saved_query('timed_count', 'SELECT count(*) AS n FROM public.timed_events', '1 hour');});
 
+# A partitioned collection with a time column: a partition made before
+# ak_protect, one made after it (protected by the event trigger), one
+# detached afterwards (a protected collection of its own), and a dataset over
+# it with a refresh rate (computed when stored; what it reads is recorded).
+$node->safe_psql('source_db', q{
+    CREATE TABLE public.part_events (at timestamptz NOT NULL, properties jsonb NOT NULL) PARTITION BY RANGE (at);
+    CREATE TABLE public.part_events_2024 PARTITION OF public.part_events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+    SELECT access_key.ak_protect('public.part_events', 'properties', 'at');
+    CREATE TABLE public.part_events_2025 PARTITION OF public.part_events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+    CREATE TABLE public.part_events_2023 PARTITION OF public.part_events FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');
+    INSERT INTO public.part_events
+    SELECT d, jsonb_build_object('customer', jsonb_build_object('id', c))
+    FROM unnest(ARRAY['ada', 'bob']) AS c,
+         unnest(ARRAY['2023-06-01', '2024-06-01', '2025-06-01', '2025-07-01']::timestamptz[]) AS d;
+    ALTER TABLE public.part_events DETACH PARTITION public.part_events_2023;
+    GRANT SELECT ON public.part_events, public.part_events_2023, public.part_events_2024, public.part_events_2025
+        TO dump_reader;
+    SELECT access_key.ak_create_dataset('part_counts',
+        'SELECT properties #>> ''{customer,id}'' AS "customer.id", count(*) AS n FROM public.part_events GROUP BY 1',
+        ARRAY['customer.id'], '1 hour');});
+my ($part_id, $part_token) = create_key($node, 'source_db',
+	q({"name": "Ada partitions", "permitted": ["queries", "datasets"],
+	   "options": {"queries": {"collections": ["public.part_events"],
+	                           "filters": [{"property_name": "customer.id", "operator": "eq", "property_value": "ada"}],
+	                           "timeframe": {"start": "2024-01-01", "end": "2025-07-01"}},
+	               "datasets": {"allowed": {"part_counts": {"index_by": {"customer.id": ["ada"]}}}}}}),
+	undef);
+# What protects the tree, as the catalogs show it, and what the key reads.
+my $part_protection_sql = q{
+    SELECT c.relname, c.relkind, c.relrowsecurity,
+           (SELECT string_agg(p.polname || ': ' || coalesce(pg_get_expr(p.polqual, p.polrelid), '')
+                              || ' / ' || coalesce(pg_get_expr(p.polwithcheck, p.polrelid), ''), '; ' ORDER BY p.polname)
+            FROM pg_policy AS p WHERE p.polrelid = c.oid),
+           (SELECT string_agg(t.tgname || ' ' || t.tgenabled::text || ' ' || encode(t.tgargs, 'escape'), ', ' ORDER BY t.tgname)
+            FROM pg_trigger AS t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal)
+    FROM pg_class AS c WHERE c.relname LIKE 'part_events%' AND c.relkind IN ('r', 'p') ORDER BY 1};
+my $part_catalog_sql = q{
+    SELECT string_agg(format('%s|%s|%s', collection, properties_column, timestamp_column), ', ' ORDER BY collection::text)
+    FROM access_key.collections WHERE collection::text LIKE 'part_events%'
+    UNION ALL
+    SELECT format('%s|%s|%s|%s|%s', name, index_by, refresh_rate, reads, refreshed_at IS NOT NULL)
+    FROM access_key.datasets WHERE name = 'part_counts'
+    UNION ALL
+    SELECT string_agg(index_values::text || rows::text, ', ' ORDER BY index_values::text)
+    FROM access_key.dataset_results WHERE dataset = 'part_counts'};
+my $part_read_sql = qq{
+    BEGIN;
+    SET LOCAL ROLE dump_reader;
+    SELECT access_key.ak_use_key('$part_token') IS NOT NULL;
+    SELECT tableoid::regclass, at::date FROM public.part_events ORDER BY at;
+    SELECT count(*) FROM public.part_events_2025;
+    SELECT access_key.ak_dataset_results('part_counts', '{"customer.id": "ada"}') -> 'result';
+    SAVEPOINT s;
+    SELECT count(*) FROM public.part_events_2023;
+    ROLLBACK TO s;
+    COMMIT;};
+my $source_part_protection = $node->safe_psql('source_db', $part_protection_sql);
+my $source_part_catalog = $node->safe_psql('source_db', $part_catalog_sql);
+my ($part_ret, $source_part_read, $part_stderr) = $node->psql('source_db', $part_read_sql);
+like($source_part_protection, qr/part_events_2025\|r\|t\|access_key_insert.*access_key_select: \(access_key\.ak_filter_row\('part_events'::regclass/,
+	'the partition made after ak_protect is protected in the source database');
+like($source_part_catalog, qr/part_events\|properties\|at, part_events_2023\|properties\|at\npart_counts\|\{customer\.id\}\|01:00:00\|\{part_events\}\|t/,
+	'the source catalogs hold the tree, the detached partition and the dataset with what it reads');
+is($source_part_read, "t\npart_events_2024|2024-06-01\npart_events_2025|2025-06-01\n1\n[{\"n\": 3, \"customer.id\": \"ada\"}]",
+	'the key reads its rows of the tree in its timeframe, and its dataset values, in the source database');
+like($part_stderr, qr/access key does not permit reading collection public\.part_events_2023/,
+	'the detached partition is a collection the key may not read');
+
 # An update (so updated_at differs from created_at), then the revoke.
 $node->safe_psql('source_db', "SELECT pg_sleep(0.01); SELECT access_key.ak_update_key('$active_id', \$def\$$seed_definition\$def\$)");
 $node->safe_psql('source_db', "SELECT access_key.ak_revoke_key('$revoked_id')");
@@ -90,7 +158,7 @@ my $source_keys = $node->safe_psql('source_db', $keys_table_sql);
 my $source_tokens = $node->safe_psql('source_db', $tokens_table_sql);
 
 my @listing_rows = split /\n/, $source_listing;
-is(scalar @listing_rows, 6, 'the source database lists six keys (one a child inserted directly, one derived, one imported)');
+is(scalar @listing_rows, 7, 'the source database lists seven keys (one a child inserted directly, one derived, one imported)');
 my ($child_row) = grep { /^\Q$child_id\E\|/ } @listing_rows;
 like($child_row, qr/^\Q$child_id\E\|Ada child\|t\|\{queries\}\|.*\|\Q$active_id\E$/,
 	'the child key is listed with its parent');
@@ -102,7 +170,7 @@ like($active_row,
 	qr/^\Q$active_id\E\|Ada Corp dashboard\|t\|\{writes,queries,saved_queries,cached_queries,datasets,schema\}\|/,
 	'the active key is listed as active in the source database');
 my @token_rows = split /\n/, $source_tokens;
-is(scalar @token_rows, 6, 'the source database stores six token hashes (the directly inserted child has none; one rotated out)');
+is(scalar @token_rows, 7, 'the source database stores seven token hashes (the directly inserted child has none; one rotated out)');
 
 # Dump in custom format (uncompressed, so its bytes can be searched too) and
 # in plain format.
@@ -232,6 +300,24 @@ $node->safe_psql('restored_db', "SELECT access_key.ak_revoke_key('$team_id')");
 ($ret, $stdout, $stderr) = $timed_count->($derived_token);
 like($stderr, qr/ERROR:\s+28000: .*\n.*DETAIL:\s+A key it was derived from has been revoked\./,
 	'revoking the parent in the restored database invalidates the derived key');
+
+# The partitioned collection comes back protected as it was (policies naming
+# its root, triggers, the detached partition registered on its own), with the
+# dataset, what it reads and its stored rows; the key reads the same rows;
+# a partition made after the restore is protected too.
+is($node->safe_psql('restored_db', $part_protection_sql), $source_part_protection,
+	'the policies and triggers of the partitioned collection are restored unchanged');
+is($node->safe_psql('restored_db', $part_catalog_sql), $source_part_catalog,
+	'the collections, the dataset, what it reads and its stored rows are restored unchanged');
+($part_ret, my $restored_part_read, $part_stderr) = $node->psql('restored_db', $part_read_sql);
+is($restored_part_read, $source_part_read, 'the key reads the same rows and dataset values after the restore');
+like($part_stderr, qr/access key does not permit reading collection public\.part_events_2023/,
+	'the detached partition is still a collection the key may not read');
+$node->safe_psql('restored_db', q{
+    CREATE TABLE public.part_events_2026 PARTITION OF public.part_events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')});
+like($node->safe_psql('restored_db', $part_protection_sql),
+	qr/part_events_2026\|r\|t\|access_key_insert.*access_key_select: \(access_key\.ak_filter_row\('part_events'::regclass.*access_key_append_only O , access_key_autofill O properties/,
+	'a partition made after the restore is protected by the restored event trigger');
 
 # Lifecycle changes still take effect after the restore (the change triggers
 # and hashes came back): unrevoke one, revoke the other.
