@@ -117,6 +117,14 @@ SELECT ak_prune_audit(now());
 ROLLBACK;
 SELECT ak_prune_audit(NULL);
 \echo SQLSTATE :SQLSTATE
+-- A cutoff in the future would erase the caller's own changes of this transaction.
+BEGIN;
+SELECT ak_revoke_key(:'ada');
+\set VERBOSITY terse
+SELECT ak_prune_audit(now() + interval '1 second');
+\set VERBOSITY default
+\echo SQLSTATE :SQLSTATE
+ROLLBACK;
 SELECT ak_revoke_key(:'ada');
 -- Rows of this transaction and earlier ones: pruning "older than now()" keeps this one's.
 RESET ROLE;

@@ -9,6 +9,7 @@
 #include "jsonb_util.h"
 #include "session.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "miscadmin.h"
@@ -205,6 +206,15 @@ ak_prune_audit(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("older_than must not be null")));
+	/* A later cutoff would erase this transaction's own changes from the log. */
+	if (PG_GETARG_TIMESTAMPTZ(0) > GetCurrentTransactionStartTimestamp())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("older_than must not be later than the current time"),
+				 errdetail("older_than is %s; the current time is %s.",
+						   pstrdup(timestamptz_to_str(PG_GETARG_TIMESTAMPTZ(0))),
+						   pstrdup(timestamptz_to_str(GetCurrentTransactionStartTimestamp()))),
+				 errhint("The log is pruned of changes made before a time that has passed.")));
 	args[0] = PG_GETARG_DATUM(0);
 	pruning = true;
 	PG_TRY();
