@@ -102,8 +102,25 @@ SELECT ak_record_event('in_events', NULL);
 ROLLBACK;
 RESET ROLE;
 
+-- A collection with a time column gets each event's keen.timestamp there, or
+-- the time it was received when the event has none.
+SET ROLE regress_in_owner;
+CREATE TABLE public.in_timed (properties jsonb NOT NULL, at timestamptz NOT NULL);
+SELECT ak_protect('public.in_timed', 'properties', 'at');
+GRANT SELECT, INSERT ON public.in_timed TO regress_in_app;
+RESET ROLE;
+SET ROLE regress_in_app;
+BEGIN;
+SELECT ak_use_key(:'k_writer') IS NOT NULL AS keyed;
+SELECT ak_record_events('{"in_timed": [{"n": 1, "keen": {"timestamp": "2026-11-01T10:00:00Z"}}, {"n": 2},
+                                       {"n": 3, "keen": {"timestamp": "not a time"}}]}');
+SELECT properties ->> 'n' AS n, at = '2026-11-01T10:00:00Z' AS from_keen_timestamp, at = now() AS received_now
+FROM public.in_timed ORDER BY 1;
+COMMIT;
+RESET ROLE;
+
 -- Clean up.
-DROP TABLE public.in_events, public.in_plain;
+DROP TABLE public.in_events, public.in_plain, public.in_timed;
 DELETE FROM access_key.keys;
 REVOKE CREATE ON SCHEMA public FROM regress_in_owner;
 DROP OWNED BY regress_in_owner, regress_in_app;

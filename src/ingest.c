@@ -99,10 +99,21 @@ PrepareInsert(Oid relid, const char *column)
 {
 	Oid			types[1] = {JSONBARRAYOID};
 	MemoryContext caller = CurrentMemoryContext;
-	char	   *sql = psprintf("INSERT INTO %s (%s) SELECT e FROM pg_catalog.unnest($1) AS e",
-							   quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-														  get_rel_name(relid)),
-							   quote_identifier(column));
+	char	   *table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+													  get_rel_name(relid));
+	char	   *time_column = AkFetchCollectionTimeColumn(relid);
+	/*
+	 * A collection with a time column gets each event's keen.timestamp there,
+	 * or the time it was received (Keen's default), as Keen's API does.
+	 */
+	char	   *sql = time_column == NULL
+		? psprintf("INSERT INTO %s (%s) SELECT e FROM pg_catalog.unnest($1) AS e",
+				   table, quote_identifier(column))
+		: psprintf("INSERT INTO %s (%s, %s)"
+				   " SELECT e, COALESCE((e OPERATOR(pg_catalog.#>>) '{keen,timestamp}')::pg_catalog.timestamptz,"
+				   "                 pg_catalog.now())"
+				   " FROM pg_catalog.unnest($1) AS e",
+				   table, quote_identifier(column), quote_identifier(time_column));
 	InsertPlan *slot;
 	SPIPlanPtr	plan;
 
