@@ -102,10 +102,10 @@ SELECT ak_record_event('in_events', NULL);
 ROLLBACK;
 RESET ROLE;
 
--- A collection with a time column gets each event's keen.timestamp there, or
--- the time it was received when the event has none.
+-- A collection with a time column gets each event's keen.timestamp there;
+-- an event without one gets the column's default.
 SET ROLE regress_in_owner;
-CREATE TABLE public.in_timed (properties jsonb NOT NULL, at timestamptz NOT NULL);
+CREATE TABLE public.in_timed (properties jsonb NOT NULL, at timestamptz NOT NULL DEFAULT now());
 SELECT ak_protect('public.in_timed', 'properties', 'at');
 GRANT SELECT, INSERT ON public.in_timed TO regress_in_app;
 RESET ROLE;

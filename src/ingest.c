@@ -44,6 +44,7 @@ PG_FUNCTION_INFO_V1(ak_record_event);
 typedef struct Batch
 {
 	SPIPlanPtr	insert;			/* INSERT INTO <collection> (<column>) SELECT unnest($1) */
+	SPIPlanPtr	insert_timed;	/* the same, also setting the time column (or NULL) */
 	int			nevents;
 	Datum	   *events;			/* jsonb; NULL for an event that is not an object */
 	ErrorData **errors;			/* NULL: inserted */
@@ -93,25 +94,24 @@ typedef struct InsertPlan
 static InsertPlan insert_plans[INSERT_PLAN_CACHE_SIZE];
 static int	insert_plans_next;
 
-/* The plan of the INSERT that writes events into a collection, as the caller. */
+/*
+ * The plan of the INSERT that writes events into a collection, as the
+ * caller; with time_column, one that also sets that column from each
+ * event's keen.timestamp (events without one are inserted by the plain
+ * INSERT, so the column's default applies to them).
+ */
 static SPIPlanPtr
-PrepareInsert(Oid relid, const char *column)
+PrepareInsert(Oid relid, const char *column, const char *time_column)
 {
 	Oid			types[1] = {JSONBARRAYOID};
 	MemoryContext caller = CurrentMemoryContext;
 	char	   *table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 													  get_rel_name(relid));
-	char	   *time_column = AkFetchCollectionTimeColumn(relid);
-	/*
-	 * A collection with a time column gets each event's keen.timestamp there,
-	 * or the time it was received (Keen's default), as Keen's API does.
-	 */
 	char	   *sql = time_column == NULL
 		? psprintf("INSERT INTO %s (%s) SELECT e FROM pg_catalog.unnest($1) AS e",
 				   table, quote_identifier(column))
 		: psprintf("INSERT INTO %s (%s, %s)"
-				   " SELECT e, COALESCE((e OPERATOR(pg_catalog.#>>) '{keen,timestamp}')::pg_catalog.timestamptz,"
-				   "                 pg_catalog.now())"
+				   " SELECT e, (e OPERATOR(pg_catalog.#>>) '{keen,timestamp}')::pg_catalog.timestamptz"
 				   " FROM pg_catalog.unnest($1) AS e",
 				   table, quote_identifier(column), quote_identifier(time_column));
 	InsertPlan *slot;
@@ -145,7 +145,19 @@ PrepareInsert(Oid relid, const char *column)
 	return plan;
 }
 
-/* Inserts the objects among events [lo, hi) with one statement. */
+/* Whether an event carries keen.timestamp (Keen's own event time). */
+static bool
+HasKeenTimestamp(Jsonb *event)
+{
+	JsonbValue *keen = AkGetMember(&event->root, "keen");
+
+	return keen != NULL && AkIsObject(keen) && AkGetMember(keen->val.binary.data, "timestamp") != NULL;
+}
+
+/*
+ * Inserts the objects among events [lo, hi): one statement, or two when the
+ * collection has a time column (events with and without keen.timestamp).
+ */
 static void
 InsertRange(void *arg)
 {
@@ -156,16 +168,36 @@ InsertRange(void *arg)
 	Datum		param[1];
 	int			rc;
 
+	Datum	   *timed = palloc(sizeof(Datum) * (a->hi - a->lo));
+	int			ntimed = 0;
+
 	for (int i = a->lo; i < a->hi; i++)
-		if (a->batch->events[i] != (Datum) 0)
-			values[n++] = a->batch->events[i];
-	if (n == 0)
-		return;
-	param[0] = PointerGetDatum(construct_array(values, n, JSONBOID, -1, false, TYPALIGN_INT));
-	rc = SPI_execute_plan(a->batch->insert, param, NULL, false, 0);
-	MemoryContextSwitchTo(caller);
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "inserting events failed (SPI result %d)", rc);
+	{
+		Datum		event = a->batch->events[i];
+
+		if (event == (Datum) 0)
+			continue;
+		if (a->batch->insert_timed && HasKeenTimestamp(DatumGetJsonbP(event)))
+			timed[ntimed++] = event;
+		else
+			values[n++] = event;
+	}
+	if (n > 0)
+	{
+		param[0] = PointerGetDatum(construct_array(values, n, JSONBOID, -1, false, TYPALIGN_INT));
+		rc = SPI_execute_plan(a->batch->insert, param, NULL, false, 0);
+		MemoryContextSwitchTo(caller);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "inserting events failed (SPI result %d)", rc);
+	}
+	if (ntimed > 0)
+	{
+		param[0] = PointerGetDatum(construct_array(timed, ntimed, JSONBOID, -1, false, TYPALIGN_INT));
+		rc = SPI_execute_plan(a->batch->insert_timed, param, NULL, false, 0);
+		MemoryContextSwitchTo(caller);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "inserting events failed (SPI result %d)", rc);
+	}
 }
 
 /*
@@ -315,6 +347,7 @@ ak_record_events(PG_FUNCTION_ARGS)
 	{
 		char	   *collection;
 		char	   *column;
+		char	   *time_column;
 		Oid			relid;
 		Batch		batch;
 
@@ -328,7 +361,9 @@ ak_record_events(PG_FUNCTION_ARGS)
 		collection = pnstrdup(name.val.string.val, name.val.string.len);
 		relid = RequireCollectionNamed(collection, &column);
 		ReadEvents(&batch, collection, &v);
-		batch.insert = PrepareInsert(relid, column);
+		time_column = AkFetchCollectionTimeColumn(relid);
+		batch.insert = PrepareInsert(relid, column, NULL);
+		batch.insert_timed = time_column ? PrepareInsert(relid, column, time_column) : NULL;
 		InsertOrBisect(&batch, 0, batch.nevents);
 
 		pushJsonbValue(&state, WJB_KEY, &name);
@@ -359,6 +394,7 @@ ak_record_event(PG_FUNCTION_ARGS)
 {
 	Oid			relid;
 	char	   *column;
+	char	   *time_column;
 	Jsonb	   *event;
 	Datum		values[1];
 	Batch		batch;
@@ -388,7 +424,9 @@ ak_record_event(PG_FUNCTION_ARGS)
 	batch.events = values;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	batch.insert = PrepareInsert(relid, column);
+	time_column = AkFetchCollectionTimeColumn(relid);
+	batch.insert = PrepareInsert(relid, column, NULL);
+	batch.insert_timed = time_column ? PrepareInsert(relid, column, time_column) : NULL;
 	InsertRange(&all);
 	SPI_finish();
 
