@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include "compat.h"
+#include "plan_shape.h"
 #include "schema.h"
 #include "session.h"
 
@@ -26,5 +27,6 @@ _PG_init(void)
 				 errmsg("could not initialize libsodium")));
 	AkSessionInit();
 	AkSchemaInit();
+	AkPlanShapeInit();
 	AkReserveGucPrefix("access_key");
 }

@@ -3,6 +3,7 @@
  */
 #include "postgres.h"
 
+#include "filter_facts.h"
 #include "key_cache.h"
 #include "prefilter.h"
 
@@ -145,6 +146,14 @@ AkKeyCacheLookup(const uint8 *token_hash)
 	return entry;
 }
 
+const AkCachedKey *
+AkKeyCacheProbe(const uint8 *token_hash)
+{
+	if (entries == NULL || entries_epoch != epoch)
+		return NULL;
+	return hash_search(entries, token_hash, HASH_FIND, NULL);
+}
+
 const AkContextView *
 AkKeyCacheView(AkCachedKey *entry, AkContext context)
 {
@@ -159,6 +168,7 @@ AkKeyCacheView(AkCachedKey *entry, AkContext context)
 		view->permitted = entry->active && AkPermitsAction(entry->key.definition, AkContextAction(context));
 		view->filters = AkCompileFilters(entry->key.definition, context);
 		view->prefilter = AkFiltersPrefilter(view->filters);
+		view->shape = AkFiltersShape(view->filters, view->permitted);
 		MemoryContextSwitchTo(old);
 		entry->view_ready[context] = true;
 	}

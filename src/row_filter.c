@@ -275,3 +275,11 @@ ak_filter_values(PG_FUNCTION_ARGS)
 		elems[n++] = PointerGetDatum(lfirst(lc));
 	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
 }
+
+/* ---------- for index_values.c (plans) ---------- */
+
+const AkContextView *
+AkReadableView(Oid collection)
+{
+	return ReadableView(collection);
+}

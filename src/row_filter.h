@@ -1,9 +1,20 @@
 /*
  * row_filter.h — ak_apply_filters, ak_index_prefilter, ak_filter_values:
- * what the SELECT policy of a protected collection calls.  SQL-callable
- * only; no C interface.
+ * what the SELECT policy of a protected collection calls.
  */
 #ifndef ACCESS_KEY_ROW_FILTER_H
 #define ACCESS_KEY_ROW_FILTER_H
+
+#include "postgres.h"
+
+#include "key_cache.h"
+
+/*
+ * The session key's view for reading a protected collection, as the SELECT
+ * policy sees it: NULL without a key; 42501 when the key may not read it.
+ * The values index conditions compare with (index_values.c) answer exactly
+ * as ak_filter_row does.
+ */
+extern const AkContextView *AkReadableView(Oid collection);
 
 #endif							/* ACCESS_KEY_ROW_FILTER_H */

@@ -14,6 +14,7 @@
 
 #include "compat.h"
 #include "key_cache.h"
+#include "plan_shape.h"
 #include "session.h"
 
 #include "access/xact.h"
@@ -98,6 +99,15 @@ static void
 AssignKeySetting(const char *newval, void *extra)
 {
 	key_setting_generation++;
+	/* Cached plans made for another key's filters are re-planned (plan_shape.c). */
+	AkPlanShapeSettingAssigned(newval, context_setting);
+}
+
+/* A context has its own filters: cached plans made for others are re-planned (plan_shape.c). */
+static void
+AssignContextSetting(int newval, void *extra)
+{
+	AkPlanShapeSettingAssigned(key_setting, newval);
 }
 
 /* SHOW and current_setting() print this instead of the token. */
@@ -128,7 +138,7 @@ AkSessionInit(void)
 							 context_options,
 							 PGC_SUSET,
 							 GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE,
-							 CheckContextSetting, NULL, NULL);
+							 CheckContextSetting, AssignContextSetting, NULL);
 	AkKeyCacheInit();
 }
 

@@ -1,0 +1,238 @@
+/*
+ * index_values.c — the values index conditions compare with, computed when
+ * the plan runs, from the key running it (docs/reference.md, "Plans").
+ *
+ * The support functions put calls to these into plans (index_terms.c,
+ * planner_support.c); they are STABLE, so an index scan evaluates them once
+ * when it starts, and PARALLEL SAFE, since they read only the session's
+ * settings and the key tables.  Each answers for the session's key as
+ * ak_filter_row does for the same collection: nothing without a key (the
+ * condition then matches no row, as the filter would), 42501 when the key
+ * may not read the collection.
+ *
+ * Each value is a necessary condition of the key's filters
+ * (filter_facts.c), so the condition selects a superset of the rows the
+ * filters accept.  A plan was made for a key that pins or bounds the path;
+ * should it ever run for a key that does not (plan_shape.c re-plans before
+ * that, except when a key's definition changes while a statement runs, or
+ * a SQL function changes keys between statements it planned together), the
+ * condition cannot be made a superset — a B-tree scan cannot return rows
+ * without the path — and the function raises instead of losing rows.
+ */
+#include "postgres.h"
+
+#include "filter_facts.h"
+#include "prefilter.h"
+#include "row_filter.h"
+
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/jsonpath.h"
+
+PG_FUNCTION_INFO_V1(ak_filter_text);
+PG_FUNCTION_INFO_V1(ak_filter_texts);
+PG_FUNCTION_INFO_V1(ak_filter_jsonb);
+PG_FUNCTION_INFO_V1(ak_filter_jsonbs);
+PG_FUNCTION_INFO_V1(ak_filter_text_lower);
+PG_FUNCTION_INFO_V1(ak_filter_text_upper);
+PG_FUNCTION_INFO_V1(ak_index_prefilter_terms);
+
+/* The longest property path a filter can name (validate.c: 1 to 256 characters a segment). */
+#define MAX_PATH_BYTES (64 * 1024)
+
+static pg_attribute_noreturn() void
+ReportPlanMismatch(const char *path, const char *needs)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("the access key's filters do not fit the plan of this statement"),
+			 errdetail("The plan compares property \"%s\" with %s, which the key presented has not: "
+					   "the statement was planned while a key with other filters was presented.", path, needs),
+			 errhint("Run the statement again: plans are made anew for the filters of the key presented.")));
+}
+
+/*
+ * The session key's view for the collection (arg 0) and the path (arg 1);
+ * NULL without a key.
+ */
+static const AkContextView *
+ViewAndPath(FunctionCallInfo fcinfo, char **path)
+{
+	text	   *t = PG_GETARG_TEXT_PP(1);
+
+	if (VARSIZE_ANY_EXHDR(t) > MAX_PATH_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("property path is too long")));
+	*path = text_to_cstring(t);
+	return AkReadableView(PG_GETARG_OID(0));
+}
+
+/* The values the key pins path to; raises when it does not pin it. */
+static List *
+PinnedValues(const AkContextView *view, const char *path)
+{
+	List	   *values;
+
+	if (!AkFiltersPathValues(view->filters, path, &values))
+		ReportPlanMismatch(path, "the values of the key's eq, in or or filters");
+	return values;
+}
+
+/* A pinned value as the text ->> yields: strings and booleans only. */
+static text *
+AsText(const JsonbValue *v, const char *path)
+{
+	if (v->type == jbvString)
+		return cstring_to_text_with_len(v->val.string.val, v->val.string.len);
+	if (v->type == jbvBool)
+		return cstring_to_text(v->val.boolean ? "true" : "false");
+	ReportPlanMismatch(path, "strings from the key's eq, in or or filters");
+}
+
+/* ak_filter_text(collection, path): the one string the key pins path to (NULL: none can match). */
+Datum
+ak_filter_text(PG_FUNCTION_ARGS)
+{
+	char	   *path;
+	const AkContextView *view = ViewAndPath(fcinfo, &path);
+	List	   *values;
+
+	if (view == NULL)
+		PG_RETURN_NULL();
+	values = PinnedValues(view, path);
+	if (values == NIL)
+		PG_RETURN_NULL();
+	if (list_length(values) > 1)
+		ReportPlanMismatch(path, "the one value of an eq filter");
+	PG_RETURN_TEXT_P(AsText(linitial(values), path));
+}
+
+/* ak_filter_texts(collection, path): the strings the key pins path to. */
+Datum
+ak_filter_texts(PG_FUNCTION_ARGS)
+{
+	char	   *path;
+	const AkContextView *view = ViewAndPath(fcinfo, &path);
+	List	   *values;
+	Datum	   *elems;
+	int			n = 0;
+	ListCell   *lc;
+
+	if (view == NULL)
+		PG_RETURN_NULL();
+	values = PinnedValues(view, path);
+	elems = palloc(sizeof(Datum) * Max(list_length(values), 1));
+	foreach(lc, values)
+		elems[n++] = PointerGetDatum(AsText(lfirst(lc), path));
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/* ak_filter_jsonb(collection, path): the one JSON value the key pins path to. */
+Datum
+ak_filter_jsonb(PG_FUNCTION_ARGS)
+{
+	char	   *path;
+	const AkContextView *view = ViewAndPath(fcinfo, &path);
+	List	   *values;
+
+	if (view == NULL)
+		PG_RETURN_NULL();
+	values = PinnedValues(view, path);
+	if (values == NIL)
+		PG_RETURN_NULL();
+	if (list_length(values) > 1)
+		ReportPlanMismatch(path, "the one value of an eq filter");
+	PG_RETURN_JSONB_P(JsonbValueToJsonb(linitial(values)));
+}
+
+/* ak_filter_jsonbs(collection, path): the JSON values the key pins path to. */
+Datum
+ak_filter_jsonbs(PG_FUNCTION_ARGS)
+{
+	char	   *path;
+	const AkContextView *view = ViewAndPath(fcinfo, &path);
+	List	   *values;
+	Datum	   *elems;
+	int			n = 0;
+	ListCell   *lc;
+
+	if (view == NULL)
+		PG_RETURN_NULL();
+	values = PinnedValues(view, path);
+	elems = palloc(sizeof(Datum) * Max(list_length(values), 1));
+	foreach(lc, values)
+		elems[n++] = JsonbPGetDatum(JsonbValueToJsonb(lfirst(lc)));
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, JSONBOID, -1, false, TYPALIGN_INT));
+}
+
+static Datum
+TextBound(FunctionCallInfo fcinfo, bool lower)
+{
+	char	   *path;
+	const AkContextView *view = ViewAndPath(fcinfo, &path);
+	text	   *bound;
+
+	if (view == NULL)
+		PG_RETURN_NULL();
+	bound = AkFiltersTextBound(view->filters, path, lower);
+	if (bound == NULL)
+		ReportPlanMismatch(path, lower ? "a lower bound from a gt or gte filter on a string"
+						   : "an upper bound from an lt or lte filter on a string");
+	PG_RETURN_TEXT_P(bound);
+}
+
+/* ak_filter_text_lower(collection, path): every visible row's string at path is >= this (bytewise). */
+Datum
+ak_filter_text_lower(PG_FUNCTION_ARGS)
+{
+	return TextBound(fcinfo, true);
+}
+
+/* ak_filter_text_upper(collection, path): every visible row's string at path is < this (bytewise). */
+Datum
+ak_filter_text_upper(PG_FUNCTION_ARGS)
+{
+	return TextBound(fcinfo, false);
+}
+
+/*
+ * A jsonpath no row satisfies and a GIN index answers without reading a
+ * posting list: no property has this name.
+ */
+#define NO_ROW_PREFILTER "$.\"access_key: no key\" == \"no row\""
+
+/*
+ * ak_index_prefilter(collection, positions): the GIN condition of the
+ * session key's filters at those 1-based positions (a superset of the rows
+ * its filters accept: any subset of them is); "true" when none of them gives
+ * a term.  42501 like ak_filter_row; without a key, one that matches no row.
+ */
+Datum
+ak_index_prefilter_terms(PG_FUNCTION_ARGS)
+{
+	const AkContextView *view = AkReadableView(PG_GETARG_OID(0));
+	ArrayType  *terms = PG_GETARG_ARRAYTYPE_P(1);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int		   *positions;
+	int			npositions = 0;
+	char	   *path;
+
+	if (view == NULL)
+		return DirectFunctionCall1(jsonpath_in, CStringGetDatum(NO_ROW_PREFILTER));
+	if (ARR_ELEMTYPE(terms) != INT4OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("positions must be an integer array")));
+	deconstruct_array(terms, INT4OID, sizeof(int32), true, TYPALIGN_INT, &elems, &nulls, &n);
+	positions = palloc(sizeof(int) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		if (!nulls[i])
+			positions[npositions++] = DatumGetInt32(elems[i]);
+	path = AkFiltersPrefilterAt(view->filters, positions, npositions);
+	return DirectFunctionCall1(jsonpath_in, CStringGetDatum(path ? path : "true"));
+}
