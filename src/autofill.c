@@ -74,6 +74,71 @@ PushMerged(JsonbParseState **state, JsonbContainer *base, JsonbContainer *overla
 	return pushJsonbValue(state, WJB_END_OBJECT, NULL);
 }
 
+/*
+ * Whether a and b are the same JSON scalar written the same way (a number's
+ * digits included: 1.0 is kept as 1.0 only when the autofill says 1.0).
+ */
+static bool
+SameScalar(const JsonbValue *a, const JsonbValue *b)
+{
+	if (a->type != b->type)
+		return false;
+	switch (a->type)
+	{
+		case jbvNull:
+			return true;
+		case jbvBool:
+			return a->val.boolean == b->val.boolean;
+		case jbvString:
+			return a->val.string.len == b->val.string.len &&
+				memcmp(a->val.string.val, b->val.string.val, a->val.string.len) == 0;
+		case jbvNumeric:
+			return VARSIZE_ANY(a->val.numeric) == VARSIZE_ANY(b->val.numeric) &&
+				memcmp(a->val.numeric, b->val.numeric, VARSIZE_ANY(a->val.numeric)) == 0;
+		default:
+			return false;		/* containers: merged, however alike */
+	}
+}
+
+/*
+ * Whether deep-merging overlay into base would leave base as it is: each
+ * member of overlay is in base, objects filled recursively, anything else
+ * the same scalar.  Most events of a keyed application already carry the
+ * autofilled customer; they are stored as sent, without rebuilding them.
+ */
+static bool
+AlreadyFilled(JsonbContainer *base, JsonbContainer *overlay)
+{
+	JsonbIterator *it = JsonbIteratorInit(overlay);
+	JsonbValue	key = {0};
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	check_stack_depth();
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		JsonbValue	have;
+
+		if (tok == WJB_KEY)
+		{
+			key = v;
+			continue;
+		}
+		if (tok != WJB_VALUE)
+			continue;
+		if (!getKeyJsonValueFromContainer(base, key.val.string.val, key.val.string.len, &have))
+			return false;
+		if (AkIsObject(&v) && AkIsObject(&have))
+		{
+			if (!AlreadyFilled(have.val.binary.data, v.val.binary.data))
+				return false;
+		}
+		else if (!SameScalar(&have, &v))
+			return false;
+	}
+	return true;
+}
+
 /* The definition's writes.autofill, or NULL when it has none or it is empty. */
 static JsonbValue *
 AutofillOf(AccessKey ak)
@@ -222,6 +287,7 @@ ak_autofill_trigger(PG_FUNCTION_ARGS)
 	int			attnum = target->attnum;
 	bool		isnull;
 	Datum		value;
+	Jsonb	   *properties;
 
 	/* Without a key the INSERT policy refuses the row, as for any role. */
 	key = AkSessionKey();
@@ -237,7 +303,10 @@ ak_autofill_trigger(PG_FUNCTION_ARGS)
 		return PointerGetDatum(td->tg_trigtuple);
 
 	value = heap_getattr(td->tg_trigtuple, attnum, desc, &isnull);
-	value = JsonbPGetDatum(Autofill(autofill, isnull ? NULL : DatumGetJsonbP(value)));
+	properties = isnull ? NULL : DatumGetJsonbP(value);
+	if (properties && JB_ROOT_IS_OBJECT(properties) && AlreadyFilled(&properties->root, autofill->val.binary.data))
+		return PointerGetDatum(td->tg_trigtuple);
+	value = JsonbPGetDatum(Autofill(autofill, properties));
 	isnull = false;
 	return PointerGetDatum(heap_modify_tuple_by_cols(td->tg_trigtuple, desc, 1, &attnum, &value, &isnull));
 }
