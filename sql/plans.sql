@@ -65,6 +65,9 @@ VALUES ('eq', '{"name": "eq", "permitted": ["queries"], "options": {"queries": {
        ('contains', '{"name": "contains", "permitted": ["queries"], "options": {"queries": {"filters": [
            {"property_name": "tags", "operator": "contains", "property_value": 96}]}}}'),
        ('all', '{"name": "all", "permitted": ["queries"]}'),
+       ('fresh_in', '{"name": "fresh in", "permitted": ["queries"], "options": {"queries": {"filters": [
+           {"property_name": "customer.id", "operator": "in", "property_value": ["c1", "c2"]}]}}}'),
+       ('fresh_all', '{"name": "fresh all", "permitted": ["queries"]}'),
        ('writer', '{"name": "writer", "permitted": ["writes"]}');
 UPDATE pg_temp.plan_keys SET token = (SELECT key FROM ak_create_key(definition)),
        expected = (SELECT count(*) FROM public.plan_events AS e WHERE ak_apply_filters(definition, e.properties));
@@ -76,6 +79,8 @@ SELECT token AS in_key FROM pg_temp.plan_keys WHERE name = 'in' \gset
 SELECT token AS or_key FROM pg_temp.plan_keys WHERE name = 'or' \gset
 SELECT token AS all_key FROM pg_temp.plan_keys WHERE name = 'all' \gset
 SELECT token AS writer FROM pg_temp.plan_keys WHERE name = 'writer' \gset
+SELECT token AS fresh_in FROM pg_temp.plan_keys WHERE name = 'fresh_in' \gset
+SELECT token AS fresh_all FROM pg_temp.plan_keys WHERE name = 'fresh_all' \gset
 
 SET ROLE regress_plans_app;
 SET max_parallel_workers_per_gather = 0;
@@ -160,6 +165,13 @@ SELECT ak_use_key(:'all_key') IS NOT NULL;
 EXPLAIN (COSTS OFF) EXECUTE newest;
 EXECUTE newest;
 SELECT ak_use_key(:'eq') IS NOT NULL;
+EXPLAIN (COSTS OFF) EXECUTE newest;
+EXECUTE newest;
+-- Keys this session has not presented before: ak_use_key resolves the key before deciding, SET cannot.
+SELECT ak_use_key(:'fresh_in') IS NOT NULL;
+EXPLAIN (COSTS OFF) EXECUTE newest;
+EXECUTE newest;
+SET LOCAL access_key.key = :'fresh_all';
 EXPLAIN (COSTS OFF) EXECUTE newest;
 EXECUTE newest;
 COMMIT;

@@ -14,7 +14,10 @@
  *     plans of another shape;
  *   - a key or context is assigned: the new key's shape is looked up in the
  *     key cache (no catalog access is possible in an assign hook); when it
- *     differs or is unknown, shaped plans are invalidated;
+ *     differs or is unknown, shaped plans are invalidated — except that
+ *     ak_use_key, which resolves the key at once, decides once it knows
+ *     the shape, so a key new to this backend re-plans nothing when its
+ *     shape is the same;
  *   - the key tables change (relcache callback): a key's definition, and so
  *     its shape, may have changed.
  * The plan cache checks validity before a plan runs (GetCachedPlan), after
@@ -41,6 +44,9 @@
 #include "utils/syscache.h"
 
 static char *planned_shape = NULL;
+
+/* ak_use_key is assigning the setting and will resolve the key next. */
+static bool resolution_follows = false;
 
 /* The support function plans depend on, and its pg_proc row's hash. */
 static Oid	dependency_oid = InvalidOid;
@@ -129,6 +135,21 @@ AkPlanShapeSettingAssigned(const char *token, int context)
 	if (planned_shape == NULL || token == NULL || token[0] == '\0' || IsParallelWorker())
 		return;
 	shape = CachedShape(token, context);
+	if (shape == NULL && resolution_follows)
+		return;
 	if (shape == NULL || strcmp(shape, planned_shape) != 0)
+		InvalidateShapedPlans();
+}
+
+void
+AkPlanShapeResolutionFollows(bool on)
+{
+	resolution_follows = on;
+}
+
+void
+AkPlanShapeKeyResolved(const char *shape)
+{
+	if (planned_shape && strcmp(shape, planned_shape) != 0)
 		InvalidateShapedPlans();
 }

@@ -32,4 +32,14 @@ extern void AkPlanShapePlanning(PlannerInfo *root, Oid support_oid, const char *
  */
 extern void AkPlanShapeSettingAssigned(const char *token, int context);
 
+/*
+ * ak_use_key resolves the key it presents at once: while it assigns the
+ * setting (on), a key the cache does not know yet leaves the decision to
+ * AkPlanShapeKeyResolved, instead of invalidating every shaped plan.
+ */
+extern void AkPlanShapeResolutionFollows(bool on);
+
+/* The key just presented has this shape: invalidates shaped plans of another. */
+extern void AkPlanShapeKeyResolved(const char *shape);
+
 #endif							/* ACCESS_KEY_PLAN_SHAPE_H */

@@ -252,9 +252,22 @@ ak_use_key(PG_FUNCTION_ARGS)
 				 errmsg("ak_use_key with is_local = true has no effect outside a transaction block"),
 				 errhint("Call it after BEGIN, or pass is_local => false for the whole session.")));
 
-	/* If the key turns out invalid, the error rolls the setting back. */
-	(void) set_config_option(AK_KEY_SETTING, token, PGC_USERSET, PGC_S_SESSION,
-							 is_local ? GUC_ACTION_LOCAL : GUC_ACTION_SET, true, 0, false);
+	/*
+	 * If the key turns out invalid, the error rolls the setting back.  The
+	 * key is resolved right after it is set, so cached plans need not be
+	 * invalidated for a key the cache does not know yet (plan_shape.c).
+	 */
+	AkPlanShapeResolutionFollows(true);
+	PG_TRY();
+	{
+		(void) set_config_option(AK_KEY_SETTING, token, PGC_USERSET, PGC_S_SESSION,
+								 is_local ? GUC_ACTION_LOCAL : GUC_ACTION_SET, true, 0, false);
+	}
+	PG_FINALLY();
+	{
+		AkPlanShapeResolutionFollows(false);
+	}
+	PG_END_TRY();
 	sodium_memzero(token, strlen(token));
 
 	key = AkSessionKey();
@@ -263,6 +276,7 @@ ak_use_key(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("access key is not valid"),
 				 errdetail("The token is empty.")));
+	AkPlanShapeKeyResolved(AkSessionContextView()->shape);
 	id = palloc(sizeof(pg_uuid_t));
 	memcpy(id, &key->id, sizeof(pg_uuid_t));
 	PG_RETURN_UUID_P(id);
