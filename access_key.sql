@@ -496,14 +496,17 @@ REVOKE ALL ON FUNCTION access_key.ak_check_setup(regrole) FROM PUBLIC;
 -- a key, 42501 for a key that may not read the collection.
 ------------------------------------------------------------------------------
 
--- The SELECT policy's call as a plan holds it: the third argument lists the
--- 1-based positions of the filters that index conditions of the plan also
--- check (the estimate leaves them out); every filter is checked all the same.
-CREATE FUNCTION access_key.ak_filter_row(collection regclass, properties jsonb, indexed integer[]) RETURNS boolean
-    AS 'MODULE_PATHNAME', 'ak_filter_row' LANGUAGE C STABLE PARALLEL SAFE
+-- The SELECT policy's call as a plan made by the support function holds it:
+-- plan_shape is the shape of the filters the plan was made for, indexed the
+-- 1-based positions of the filters its index conditions also check.  For a
+-- key of that shape, filters the conditions check exactly are not checked
+-- twice; for any other key, every filter is.
+CREATE FUNCTION access_key.ak_filter_row(collection regclass, properties jsonb, plan_shape text, indexed integer[])
+RETURNS boolean
+    AS 'MODULE_PATHNAME', 'ak_filter_row_planned' LANGUAGE C STABLE PARALLEL SAFE
     SUPPORT access_key.ak_apply_filters_support;
-COMMENT ON FUNCTION access_key.ak_filter_row(regclass, jsonb, integer[])
-    IS 'ak_filter_row as a plan holds it; the positions only inform estimates';
+COMMENT ON FUNCTION access_key.ak_filter_row(regclass, jsonb, text, integer[])
+    IS 'ak_filter_row as a plan holds it: the same answer, without checking twice what the plan''s index conditions check';
 
 CREATE FUNCTION access_key.ak_index_prefilter(collection regclass, filters integer[]) RETURNS jsonpath
     AS 'MODULE_PATHNAME', 'ak_index_prefilter_terms' LANGUAGE C STABLE STRICT PARALLEL SAFE;

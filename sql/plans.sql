@@ -65,6 +65,9 @@ VALUES ('eq', '{"name": "eq", "permitted": ["queries"], "options": {"queries": {
        ('contains', '{"name": "contains", "permitted": ["queries"], "options": {"queries": {"filters": [
            {"property_name": "tags", "operator": "contains", "property_value": 96}]}}}'),
        ('all', '{"name": "all", "permitted": ["queries"]}'),
+       ('pro_c8', '{"name": "pro c8", "permitted": ["queries"], "options": {"queries": {"filters": [
+           {"property_name": "customer.plan", "operator": "eq", "property_value": "pro"},
+           {"property_name": "customer.id", "operator": "eq", "property_value": "c8"}]}}}'),
        ('fresh_in', '{"name": "fresh in", "permitted": ["queries"], "options": {"queries": {"filters": [
            {"property_name": "customer.id", "operator": "in", "property_value": ["c1", "c2"]}]}}}'),
        ('fresh_all', '{"name": "fresh all", "permitted": ["queries"]}'),
@@ -80,6 +83,7 @@ SELECT token AS or_key FROM pg_temp.plan_keys WHERE name = 'or' \gset
 SELECT token AS all_key FROM pg_temp.plan_keys WHERE name = 'all' \gset
 SELECT token AS writer FROM pg_temp.plan_keys WHERE name = 'writer' \gset
 SELECT token AS fresh_in FROM pg_temp.plan_keys WHERE name = 'fresh_in' \gset
+SELECT token AS pro_c8 FROM pg_temp.plan_keys WHERE name = 'pro_c8' \gset
 SELECT token AS fresh_all FROM pg_temp.plan_keys WHERE name = 'fresh_all' \gset
 
 SET ROLE regress_plans_app;
@@ -215,6 +219,12 @@ BEGIN; SELECT ak_use_key(:'eq') IS NOT NULL; SELECT pg_temp.switch_and_count(:'e
 BEGIN; SELECT ak_use_key(:'eq') IS NOT NULL; SELECT pg_temp.switch_and_count(:'in_key'); COMMIT;
 \echo :LAST_ERROR_SQLSTATE
 BEGIN; SELECT ak_use_key(:'eq') IS NOT NULL; SELECT pg_temp.switch_and_count(:'all_key'); COMMIT;
+-- A key that pins the path too, among other filters: the plan's condition holds, and the policy call, seeing
+-- a key of another shape than the plan's, checks every filter again (rather than trusting the condition for the
+-- first one, as it does for keys of the plan's shape).
+BEGIN; SELECT ak_use_key(:'eq') IS NOT NULL;
+SELECT pg_temp.switch_and_count(:'pro_c8') AS pro_c8, (SELECT expected FROM pg_temp.plan_keys WHERE name = 'pro_c8') AS expected;
+COMMIT;
 
 -- The value functions answer for the session's key as ak_filter_row does.
 SELECT ak_filter_text('public.plan_events', 'customer.id') AS without_key,
@@ -231,14 +241,13 @@ SELECT ak_filter_text_lower('public.plan_events', 'at') AS lower, ak_filter_text
 COMMIT;
 BEGIN; SELECT ak_use_key(:'writer') IS NOT NULL; SELECT ak_filter_text('public.plan_events', 'customer.id'); COMMIT;
 \echo :LAST_ERROR_SQLSTATE
--- The planned form of the policy call checks every filter, whatever positions it is given.
+-- The planned form of the policy call trusts the plan that holds it to check the listed filters: called directly
+-- with a shape and positions it answers true without checking them, which gives a tenant nothing, since the
+-- SELECT policy still applies.
 BEGIN; SELECT ak_use_key(:'eq') IS NOT NULL;
-SELECT count(*) FROM public.plan_events WHERE ak_filter_row('public.plan_events', properties, '{1,2,3}');
-RESET ROLE;
-SET LOCAL ROLE regress_plans_owner;
-SELECT count(*) AS as_owner FROM public.plan_events WHERE ak_filter_row('public.plan_events', properties, '{1}');
+SELECT count(*) AS visible FROM public.plan_events
+WHERE ak_filter_row('public.plan_events', properties, 'eq(11:customer.id:s)', '{1}');
 COMMIT;
-SET ROLE regress_plans_app;
 
 -- Parallel workers compute the values from the session's settings: the same rows.
 BEGIN;

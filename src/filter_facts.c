@@ -13,6 +13,26 @@
 
 /* ---------- shape ---------- */
 
+/*
+ * Whether a string is the ->> text of no other JSON value: not a number's
+ * digits, not true, false or null, not an object's or array's text.  A
+ * text condition on such a value selects exactly the rows holding that
+ * string.
+ */
+static bool
+IsPlainString(const JsonbValue *v)
+{
+	const char *s = v->val.string.val;
+	int			len = v->val.string.len;
+
+	if (len == 0)
+		return true;
+	if (strchr("{[-0123456789", s[0]) != NULL)
+		return false;
+	return !((len == 4 && (memcmp(s, "true", 4) == 0 || memcmp(s, "null", 4) == 0)) ||
+			 (len == 5 && memcmp(s, "false", 5) == 0));
+}
+
 /* One letter per kind of JSON value; a shape records kinds, not values. */
 static char
 ValueKind(const JsonbValue *v)
@@ -20,7 +40,7 @@ ValueKind(const JsonbValue *v)
 	switch (v->type)
 	{
 		case jbvString:
-			return 's';
+			return IsPlainString(v) ? 's' : 'S';
 		case jbvNumeric:
 			return 'n';
 		case jbvBool:
@@ -51,7 +71,7 @@ AppendShape(StringInfo buf, const AkFilter *f)
 		{
 			case AK_OP_IN:
 				{
-					static const char kinds[] = "sbnzoa";
+					static const char kinds[] = "sSbnzoa";
 
 					for (const char *k = kinds; *k; k++)
 						for (int i = 0; i < f->nvalues; i++)
@@ -176,6 +196,29 @@ AkFiltersPathValues(const AkFilterList *list, const char *path, List **values)
 	}
 	*values = allowed;
 	return pinned;
+}
+
+bool
+AkFilterPinsExactly(const AkFilter *f)
+{
+	List	   *values;
+	ListCell   *lc;
+	const AkFilter *leaf = f;
+
+	while (leaf->op == AK_OP_OR && leaf->noperands > 0)
+		leaf = &leaf->operands[0];
+	if (leaf->op != AK_OP_EQ && leaf->op != AK_OP_IN)
+		return false;
+	if (!AkFilterPinsPath(f, leaf->property_name, &values))
+		return false;
+	foreach(lc, values)
+	{
+		const JsonbValue *v = lfirst(lc);
+
+		if (v->type != jbvString || !IsPlainString(v))
+			return false;
+	}
+	return true;
 }
 
 /* ---------- bounds ---------- */

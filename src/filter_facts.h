@@ -33,6 +33,14 @@ extern char *AkFiltersShape(const AkFilterList *list, bool permitted);
 extern bool AkFilterPinsPath(const AkFilter *f, const char *path, List **values);
 
 /*
+ * Whether filter f pins a path to strings only, none of which is the ->>
+ * text of another kind of JSON value ("acme", not "1" or "true"): then an
+ * index condition on the path, text or jsonb, selects exactly the rows f
+ * accepts.  Depends only on f's shape.
+ */
+extern bool AkFilterPinsExactly(const AkFilter *f);
+
+/*
  * The values the list allows at path: the intersection over its filters
  * that pin it (JSON equality); false when no filter pins the path.
  */

@@ -12,13 +12,15 @@
  * gte), the support function rewrites the call while planning into the
  * same call AND ordinary quals on the indexed expression:
  *
- *     ak_filter_row(collection, properties, '{1}')
+ *     ak_filter_row(collection, properties, 'eq(11:customer.id:s)', '{1}')
  *     AND ((properties -> 'customer') ->> 'id') = ak_filter_text(collection, 'customer.id')
  *
  * Plans outlive keys: the quals compare with STABLE functions that compute
  * the values from the key running the plan, never with constants.  Each
  * added qual is implied by the filters (filter_facts.c), so it removes no
- * row the filters accept, and the filters still check every row.  What a
+ * row the filters accept, and the policy call still checks every row —
+ * except, for a key of the shape the plan was made for, a filter that a
+ * qual checks exactly (index_values.c, ak_filter_row_planned).  What a
  * plan does depend on is the shape of the planning key's filters; cached
  * plans are re-planned when it changes (plan_shape.c), and the value
  * functions refuse to run for a key that does not pin or bound the path
@@ -66,11 +68,11 @@ typedef struct PlanFunctionName
 {
 	const char *name;
 	int			nargs;
-	Oid			argtypes[3];
+	Oid			argtypes[4];
 } PlanFunctionName;
 
 static const PlanFunctionName plan_function_names[AK_FN_COUNT] = {
-	[AK_FN_FILTER_ROW_PLANNED] = {"ak_filter_row", 3, {REGCLASSOID, JSONBOID, INT4ARRAYOID}},
+	[AK_FN_FILTER_ROW_PLANNED] = {"ak_filter_row", 4, {REGCLASSOID, JSONBOID, TEXTOID, INT4ARRAYOID}},
 	[AK_FN_INDEX_PREFILTER_TERMS] = {"ak_index_prefilter", 2, {REGCLASSOID, INT4ARRAYOID}},
 	[AK_FN_INDEX_PREFILTER] = {"ak_index_prefilter", 0, {0}},
 	[AK_FN_FILTER_TEXT] = {"ak_filter_text", 2, {REGCLASSOID, TEXTOID}},
@@ -558,11 +560,11 @@ AkIndexedFilterConditions(PlannerInfo *root, FuncExpr *call, const AkContextView
 	while ((position = bms_next_member(expressed, position)) >= 0)
 		positions[n++] = Int32GetDatum(position);
 	planned = makeFuncExpr(AkPlanFunctionOid(AK_FN_FILTER_ROW_PLANNED), BOOLOID,
-						   list_make3(copyObject(collection), copyObject(properties),
+						   list_make4(copyObject(collection), copyObject(properties), TextConst(view->shape),
 									  makeConst(INT4ARRAYOID, -1, InvalidOid, -1,
 												PointerGetDatum(construct_array(positions, n, INT4OID, sizeof(int32),
 																				true, TYPALIGN_INT)),
 												false, false)),
-						   InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+						   InvalidOid, DEFAULT_COLLATION_OID, COERCE_EXPLICIT_CALL);
 	return (Node *) make_andclause(lcons(planned, conds));
 }

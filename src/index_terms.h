@@ -16,7 +16,7 @@
  * For ak_filter_row(collection, properties) in a query: when the filters of
  * view pin or bound a path that an index of the table covers, the call
  * rewritten as
- *     ak_filter_row(collection, properties, '{positions}')
+ *     ak_filter_row(collection, properties, '<shape of view>', '{positions}')
  *     AND <indexed expression> <op> <value function>(collection, path) ...
  * (positions: the filters the added conditions express, left out of the
  * estimate).  NULL when there is nothing to add.
@@ -26,7 +26,7 @@ extern Node *AkIndexedFilterConditions(PlannerInfo *root, FuncExpr *call, const 
 /* The OIDs of the extension's functions plans call (looked up once per change of pg_proc). */
 typedef enum AkPlanFunction
 {
-	AK_FN_FILTER_ROW_PLANNED,	/* ak_filter_row(regclass, jsonb, integer[]) */
+	AK_FN_FILTER_ROW_PLANNED,	/* ak_filter_row(regclass, jsonb, text, integer[]) */
 	AK_FN_INDEX_PREFILTER_TERMS,	/* ak_index_prefilter(regclass, integer[]) */
 	AK_FN_INDEX_PREFILTER,		/* ak_index_prefilter() */
 	AK_FN_FILTER_TEXT,

@@ -30,6 +30,7 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/jsonpath.h"
+#include "utils/memutils.h"
 
 PG_FUNCTION_INFO_V1(ak_filter_text);
 PG_FUNCTION_INFO_V1(ak_filter_texts);
@@ -38,6 +39,7 @@ PG_FUNCTION_INFO_V1(ak_filter_jsonbs);
 PG_FUNCTION_INFO_V1(ak_filter_text_lower);
 PG_FUNCTION_INFO_V1(ak_filter_text_upper);
 PG_FUNCTION_INFO_V1(ak_index_prefilter_terms);
+PG_FUNCTION_INFO_V1(ak_filter_row_planned);
 
 /* The longest property path a filter can name (validate.c: 1 to 256 characters a segment). */
 #define MAX_PATH_BYTES (64 * 1024)
@@ -235,4 +237,97 @@ ak_index_prefilter_terms(PG_FUNCTION_ARGS)
 			positions[npositions++] = DatumGetInt32(elems[i]);
 	path = AkFiltersPrefilterAt(view->filters, positions, npositions);
 	return DirectFunctionCall1(jsonpath_in, CStringGetDatum(path ? path : "true"));
+}
+
+/* What a call site of the planned policy call knows once: its plan's shape and which filters it may skip. */
+typedef struct PlannedCall
+{
+	char	   *plan_shape;
+	int			nfilters;
+	bool	   *skip;			/* per filter: checked exactly by the plan's index condition */
+} PlannedCall;
+
+static PlannedCall *
+ReadPlannedCall(FunctionCallInfo fcinfo, const AkContextView *view)
+{
+	PlannedCall *call = fcinfo->flinfo->fn_extra;
+	MemoryContext old;
+	ArrayType  *positions;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	if (call)
+		return call;
+	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	call = palloc0(sizeof(PlannedCall));
+	call->plan_shape = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	call->nfilters = view->filters->nfilters;
+	call->skip = palloc0(sizeof(bool) * Max(call->nfilters, 1));
+	positions = PG_GETARG_ARRAYTYPE_P(3);
+	if (ARR_ELEMTYPE(positions) != INT4OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("positions must be an integer array")));
+	deconstruct_array(positions, INT4OID, sizeof(int32), true, TYPALIGN_INT, &elems, &nulls, &n);
+	/* Only a view of the plan's shape is consulted, so these are that shape's filters. */
+	if (strcmp(view->shape, call->plan_shape) == 0)
+		for (int i = 0; i < n; i++)
+		{
+			int			p = DatumGetInt32(elems[i]);
+
+			if (!nulls[i] && p >= 1 && p <= call->nfilters &&
+				AkFilterPinsExactly(&view->filters->filters[p - 1]))
+				call->skip[p - 1] = true;
+		}
+	MemoryContextSwitchTo(old);
+	fcinfo->flinfo->fn_extra = call;
+	return call;
+}
+
+/*
+ * ak_filter_row(collection, properties, plan_shape, indexed): the SELECT
+ * policy's call as a plan made by the support function holds it
+ * (index_terms.c).  The same answer as ak_filter_row(collection,
+ * properties), but a filter at one of the indexed positions that pins its
+ * path to plain strings is not checked again: the plan's condition on that
+ * path, an index condition or a filter of the same scan, selects exactly
+ * the rows it accepts.  That holds only for the shape the plan was made
+ * for, which plan_shape names: for a key of any other shape every filter
+ * is checked.  Rows the index returns thus cost no second look.
+ */
+Datum
+ak_filter_row_planned(PG_FUNCTION_ARGS)
+{
+	const AkContextView *view;
+	const PlannedCall *call;
+	bool		same_shape;
+	Jsonb	   *properties = NULL;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_BOOL(false);
+	view = AkReadableView(PG_GETARG_OID(0));
+	if (view == NULL || PG_ARGISNULL(1))
+		PG_RETURN_BOOL(false);
+	if (view->filters->nfilters == 0)
+		PG_RETURN_BOOL(true);
+	if (PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		PG_RETURN_BOOL(AkFiltersMatch(view->filters, PG_GETARG_JSONB_P(1)));
+
+	/*
+	 * The skips were read from a view of the plan's shape; a view of the
+	 * same shape has the same filters but for their values.
+	 */
+	call = ReadPlannedCall(fcinfo, view);
+	same_shape = strcmp(view->shape, call->plan_shape) == 0;
+	for (int i = 0; i < view->filters->nfilters; i++)
+	{
+		if (same_shape && call->skip[i])
+			continue;
+		if (properties == NULL)
+			properties = PG_GETARG_JSONB_P(1);
+		if (!AkFilterMatches(&view->filters->filters[i], properties))
+			PG_RETURN_BOOL(false);
+	}
+	PG_RETURN_BOOL(true);
 }

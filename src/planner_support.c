@@ -1,7 +1,8 @@
 /*
  * planner_support.c — the planner support function of the SELECT policy:
  * ak_filter_row(collection, properties), its planned form
- * ak_filter_row(collection, properties, positions), and ak_apply_filters(properties).
+ * ak_filter_row(collection, properties, plan_shape, indexed), and
+ * ak_apply_filters(properties).
  *
  * The planner asks it four things, and it answers from the filters of the
  * key presented while planning (docs/reference.md, "Plans"):
@@ -60,7 +61,7 @@ typedef struct PolicyCall
 {
 	Node	   *collection;		/* NULL for ak_apply_filters(properties) */
 	Node	   *properties;
-	Node	   *positions;		/* the planned form's third argument, or NULL */
+	Node	   *positions;		/* the planned form's indexed positions, or NULL */
 } PolicyCall;
 
 static bool
@@ -73,13 +74,13 @@ ReadPolicyCall(List *args, PolicyCall *call)
 			call->properties = linitial(args);
 			break;
 		case 2:
-		case 3:
+		case 4:
 			call->collection = linitial(args);
 			call->properties = lsecond(args);
 			if (exprType(call->collection) != REGCLASSOID)
 				return false;
-			if (list_length(args) == 3)
-				call->positions = lthird(args);
+			if (list_length(args) == 4)
+				call->positions = lfourth(args);
 			break;
 		default:
 			return false;
@@ -157,14 +158,24 @@ EstimateSelectivity(SupportRequestSelectivity *req, FunctionCallInfo fcinfo)
 	return req;
 }
 
+/*
+ * The planned form of the policy call leaves the filters the plan's
+ * conditions check exactly to them: it is evaluated after them (as dearer),
+ * so a sequential scan tests the indexed expression first, as the owner's
+ * query does, and the call sees only the rows that pass it.
+ */
+#define PLANNED_CALL_EXTRA_UNITS 10
+
 static SupportRequestCost *
 EstimateCost(SupportRequestCost *req, FunctionCallInfo fcinfo)
 {
 	const AkContextView *view = req->root ? PlanningView(req->root, fcinfo) : AkSessionContextView();
+	double		units = (view && view->permitted) ? AkFiltersCostUnits(view->filters) : 1.0;
 
+	if (req->node && IsA(req->node, FuncExpr) && list_length(((FuncExpr *) req->node)->args) == 4)
+		units += PLANNED_CALL_EXTRA_UNITS;
 	req->startup = 0;
-	req->per_tuple = cpu_operator_cost *
-		((view && view->permitted) ? AkFiltersCostUnits(view->filters) : 1.0);
+	req->per_tuple = cpu_operator_cost * units;
 	return req;
 }
 
