@@ -131,12 +131,14 @@ AkPlanShapeSettingAssigned(const char *token, int context)
 {
 	const char *shape;
 
-	/* No shaped plan is valid (always so in parallel workers), or no key: nothing can mismatch. */
-	if (planned_shape == NULL || token == NULL || token[0] == '\0' || IsParallelWorker())
+	/*
+	 * No shaped plan is valid (always so in parallel workers), or no key:
+	 * nothing can mismatch.  ak_use_key decides once it has resolved the key.
+	 */
+	if (planned_shape == NULL || token == NULL || token[0] == '\0' || IsParallelWorker() ||
+		resolution_follows)
 		return;
 	shape = CachedShape(token, context);
-	if (shape == NULL && resolution_follows)
-		return;
 	if (shape == NULL || strcmp(shape, planned_shape) != 0)
 		InvalidateShapedPlans();
 }
