@@ -16,7 +16,7 @@ SELECT shape,
 FROM bench_results ORDER BY ord;
 
 \echo
-\echo Rotating keys, one small query per transaction (pgbench -M prepared, 1,000 customers), median TPS of 3 runs.
+\echo Rotating keys, one small query per transaction (pgbench -M prepared, 1,000 customers), median TPS of the runs.
 \echo keyed/SET LOCAL: target >= 1.00.  (One key: the same customer each time, whose rows stay in the CPU caches.)
 WITH medians AS (
     SELECT script, clients, percentile_cont(0.5) WITHIN GROUP (ORDER BY tps) AS tps

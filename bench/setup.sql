@@ -20,6 +20,9 @@ CREATE ROLE bench_hand_three LOGIN;
 CREATE ROLE bench_hand_or LOGIN;
 CREATE ROLE bench_hand_regex LOGIN;
 CREATE ROLE bench_hand_child LOGIN;
+CREATE ROLE bench_hand_gin_customer LOGIN;
+CREATE ROLE bench_hand_gin_three LOGIN;
+CREATE ROLE bench_hand_gin_or LOGIN;
 GRANT CREATE ON SCHEMA public TO bench_owner;
 GRANT EXECUTE ON FUNCTION access_key.ak_protect(regclass, name) TO bench_owner;
 
@@ -56,6 +59,16 @@ CREATE POLICY regex ON bench_hand FOR SELECT TO bench_hand_regex
 CREATE POLICY child ON bench_hand FOR SELECT TO bench_hand_child
     USING (properties -> 'customer' ->> 'id' = current_setting('app.customer_id')
            AND properties -> 'event' ->> 'type' = current_setting('app.event_type'));
+-- The same written for a GIN index (containment), as a user with only a GIN index would.
+CREATE POLICY gin_customer ON bench_hand FOR SELECT TO bench_hand_gin_customer
+    USING (properties @> jsonb_build_object('customer', jsonb_build_object('id', current_setting('app.customer_id'))));
+CREATE POLICY gin_three ON bench_hand FOR SELECT TO bench_hand_gin_three
+    USING (properties @> jsonb_build_object('customer', jsonb_build_object('id', current_setting('app.customer_id')))
+           AND (properties ->> 'amount')::numeric >= current_setting('app.min_amount')::numeric
+           AND properties -> 'event' ->> 'type' = ANY (string_to_array(current_setting('app.event_types'), ',')));
+CREATE POLICY gin_two_customers ON bench_hand FOR SELECT TO bench_hand_gin_or
+    USING (properties @> jsonb_build_object('customer', jsonb_build_object('id', split_part(current_setting('app.customer_ids'), ',', 1)))
+           OR properties @> jsonb_build_object('customer', jsonb_build_object('id', split_part(current_setting('app.customer_ids'), ',', 2))));
 ALTER TABLE bench_ins_hand ENABLE ROW LEVEL SECURITY;
 CREATE POLICY customer ON bench_ins_hand FOR INSERT TO bench_hand_customer
     WITH CHECK (properties -> 'customer' ->> 'id' = current_setting('app.customer_id'));

@@ -5,7 +5,8 @@
 -- for the transaction; the physical limit runs limit_sql as the table owner (no row-level security: the filter
 -- is in its WHERE).  bench/measure.sql times the three alternately and keeps the medians.
 --
---   phase         'plain': before the secondary indexes exist; 'indexed': after bench/indexes.sql
+--   phase         'plain': before the secondary indexes exist; 'indexed': after bench/indexes.sql (a GIN
+--                 index and a B-tree on (customer id, id)); 'gin': the GIN index alone
 --   setup         statements run once (as a superuser) before the shape is timed
 --   before_keyed  statements run untimed as bench_app before each keyed run (the row's key is presented
 --                 after them, just before the timed statement)
@@ -16,7 +17,7 @@
 CREATE TABLE bench_shapes (
     ord int PRIMARY KEY,
     shape text NOT NULL,
-    phase text NOT NULL CHECK (phase IN ('plain', 'indexed')),
+    phase text NOT NULL CHECK (phase IN ('plain', 'indexed', 'gin')),
     key_name text NOT NULL,
     keyed_sql text NOT NULL,
     hand_role name NOT NULL,
@@ -113,6 +114,43 @@ VALUES
     $$SELECT count(*) FROM bench_keyed WHERE properties -> 'customer' ->> 'id' = 'cust42'$$,
     '{"PREPARE bench_count AS SELECT count(*) FROM bench_keyed", "PREPARE bench_count_hand AS SELECT count(*) FROM bench_hand"}',
     $${"SELECT set_config('access_key.key', (SELECT token FROM bench_keys WHERE name = 'or'), true)", "EXECUTE bench_count"}$$,
+    31, 1.25, 1.00);
+
+-- The last 50 events again, each side's statement prepared once: execution alone, without planning.
+INSERT INTO bench_shapes (ord, shape, phase, key_name, keyed_sql, hand_role, hand_settings, hand_sql, limit_sql,
+                          setup, reps, target_limit, target_hand)
+VALUES
+(75, 'last 50 events, prepared (execution only)', 'indexed', 'customer',
+    'EXECUTE bench_last50',
+    'bench_hand_customer', '{"app.customer_id": "cust42"}', 'EXECUTE bench_last50_hand',
+    'EXECUTE bench_last50_limit',
+    $${"PREPARE bench_last50 AS SELECT id, properties FROM bench_keyed ORDER BY id DESC LIMIT 50",
+       "PREPARE bench_last50_hand AS SELECT id, properties FROM bench_hand ORDER BY id DESC LIMIT 50",
+       "PREPARE bench_last50_limit AS SELECT id, properties FROM bench_keyed WHERE properties -> 'customer' ->> 'id' = 'cust42' ORDER BY id DESC LIMIT 50"}$$,
+    51, 1.25, 1.00);
+
+-- With the GIN index alone (the B-tree dropped): the prefilter keeps the key's most selective terms.  The
+-- hand-written policies and the owner's queries use containment (@>), which the index serves.
+INSERT INTO bench_shapes (ord, shape, phase, key_name, keyed_sql, hand_role, hand_settings, hand_sql, limit_sql,
+                          reps, target_limit, target_hand)
+VALUES
+(110, 'count(*), GIN index only', 'gin', 'customer',
+    'SELECT count(*) FROM bench_keyed',
+    'bench_hand_gin_customer', '{"app.customer_id": "cust42"}', 'SELECT count(*) FROM bench_hand',
+    $$SELECT count(*) FROM bench_keyed WHERE properties @> '{"customer": {"id": "cust42"}}'$$,
+    31, 1.25, 1.00),
+(120, 'three filters, GIN index only', 'gin', 'three',
+    'SELECT count(*) FROM bench_keyed',
+    'bench_hand_gin_three', '{"app.customer_id": "cust42", "app.min_amount": "250", "app.event_types": "purchase,signup"}',
+    'SELECT count(*) FROM bench_hand',
+    $$SELECT count(*) FROM bench_keyed WHERE properties @> '{"customer": {"id": "cust42"}}'
+         AND (properties ->> 'amount')::numeric >= 250 AND properties -> 'event' ->> 'type' IN ('purchase', 'signup')$$,
+    31, 1.25, 1.00),
+(130, 'or of two customers, GIN index only', 'gin', 'or',
+    'SELECT count(*) FROM bench_keyed',
+    'bench_hand_gin_or', '{"app.customer_ids": "cust42,cust43"}', 'SELECT count(*) FROM bench_hand',
+    $$SELECT count(*) FROM bench_keyed
+      WHERE properties @> '{"customer": {"id": "cust42"}}' OR properties @> '{"customer": {"id": "cust43"}}'$$,
     31, 1.25, 1.00);
 
 -- CHILD KEY (slot): a key derived from the customer key that also filters event.type = purchase.  Its effective
