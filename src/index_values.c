@@ -22,8 +22,12 @@
 #include "postgres.h"
 
 #include "filter_facts.h"
+#include "key_cache.h"
 #include "prefilter.h"
 #include "row_filter.h"
+#include "session.h"
+
+#include "access/xact.h"
 
 #include "catalog/pg_type.h"
 #include "utils/array.h"
@@ -245,6 +249,24 @@ typedef struct PlannedCall
 	char	   *plan_shape;
 	int			nfilters;
 	bool	   *skip;			/* per filter: checked exactly by the plan's index condition */
+
+	/*
+	 * The key the scan started under: the condition's values were computed
+	 * for it, so skips hold only while the session presents it (a cursor
+	 * read on after another key is presented gets every filter checked).
+	 */
+	uint64		scan_generation;
+	uint64		scan_epoch;
+
+	/*
+	 * The key state for which every filter was found skipped, so that the
+	 * answer is true for every row: the next rows need no lookup at all.
+	 */
+	bool		all_skipped;
+	uint64		generation;
+	uint64		epoch;
+	AkContext	context;
+	TimestampTz xact_start;
 } PlannedCall;
 
 static PlannedCall *
@@ -263,6 +285,8 @@ ReadPlannedCall(FunctionCallInfo fcinfo, const AkContextView *view)
 	call = palloc0(sizeof(PlannedCall));
 	call->plan_shape = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	call->nfilters = view->filters->nfilters;
+	call->scan_generation = AkSessionKeyGeneration();
+	call->scan_epoch = AkKeyCacheEpoch();
 	call->skip = palloc0(sizeof(bool) * Max(call->nfilters, 1));
 	positions = PG_GETARG_ARRAYTYPE_P(3);
 	if (ARR_ELEMTYPE(positions) != INT4OID)
@@ -293,21 +317,28 @@ ReadPlannedCall(FunctionCallInfo fcinfo, const AkContextView *view)
  * path to plain strings is not checked again: the plan's condition on that
  * path, an index condition or a filter of the same scan, selects exactly
  * the rows it accepts.  That holds only for the shape the plan was made
- * for, which plan_shape names: for a key of any other shape every filter
- * is checked.  Rows the index returns thus cost no second look.
+ * for, which plan_shape names, and for the key the scan started under,
+ * whose values the condition compares with: otherwise every filter is
+ * checked.  Rows the index returns thus cost no second look.
  */
 Datum
 ak_filter_row_planned(PG_FUNCTION_ARGS)
 {
 	const AkContextView *view;
-	const PlannedCall *call;
+	PlannedCall *call;
 	bool		same_shape;
 	Jsonb	   *properties = NULL;
 
-	if (PG_ARGISNULL(0))
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		PG_RETURN_BOOL(false);
+	call = fcinfo->flinfo->fn_extra;
+	if (call && call->all_skipped && call->generation == AkSessionKeyGeneration() &&
+		call->epoch == AkKeyCacheEpoch() && call->context == AkCurrentContext() &&
+		call->xact_start == GetCurrentTransactionStartTimestamp())
+		PG_RETURN_BOOL(true);	/* the same key as for the last row, which needed no check */
+
 	view = AkReadableView(PG_GETARG_OID(0));
-	if (view == NULL || PG_ARGISNULL(1))
+	if (view == NULL)
 		PG_RETURN_BOOL(false);
 	if (view->filters->nfilters == 0)
 		PG_RETURN_BOOL(true);
@@ -319,7 +350,9 @@ ak_filter_row_planned(PG_FUNCTION_ARGS)
 	 * same shape has the same filters but for their values.
 	 */
 	call = ReadPlannedCall(fcinfo, view);
-	same_shape = strcmp(view->shape, call->plan_shape) == 0;
+	same_shape = call->scan_generation == AkSessionKeyGeneration() && call->scan_epoch == AkKeyCacheEpoch() &&
+		strcmp(view->shape, call->plan_shape) == 0;
+	call->all_skipped = false;
 	for (int i = 0; i < view->filters->nfilters; i++)
 	{
 		if (same_shape && call->skip[i])
@@ -328,6 +361,15 @@ ak_filter_row_planned(PG_FUNCTION_ARGS)
 			properties = PG_GETARG_JSONB_P(1);
 		if (!AkFilterMatches(&view->filters->filters[i], properties))
 			PG_RETURN_BOOL(false);
+	}
+	if (properties == NULL)
+	{
+		/* No filter needed the row: remember for which key state. */
+		call->all_skipped = true;
+		call->generation = AkSessionKeyGeneration();
+		call->epoch = AkKeyCacheEpoch();
+		call->context = AkCurrentContext();
+		call->xact_start = GetCurrentTransactionStartTimestamp();
 	}
 	PG_RETURN_BOOL(true);
 }

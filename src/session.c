@@ -204,6 +204,12 @@ AkSessionKey(void)
 	return &current->key;
 }
 
+uint64
+AkSessionKeyGeneration(void)
+{
+	return key_setting_generation;
+}
+
 AkContext
 AkCurrentContext(void)
 {
