@@ -98,9 +98,21 @@ AsText(const JsonbValue *v, const char *path)
 	ReportPlanMismatch(path, "strings from the key's eq, in or or filters");
 }
 
-/* ak_filter_text(collection, path): the one string the key pins path to (NULL: none can match). */
-Datum
-ak_filter_text(PG_FUNCTION_ARGS)
+/* A pinned value as ->> or -> yields it: text (strings and booleans only) or jsonb. */
+static Datum
+PinnedDatum(const JsonbValue *v, const char *path, Oid type)
+{
+	if (type == TEXTOID)
+		return PointerGetDatum(AsText(v, path));
+	return JsonbPGetDatum(JsonbValueToJsonb((JsonbValue *) v));
+}
+
+/*
+ * The one value the session key's eq filters pin the path (arg 1) to, as
+ * type: NULL without a key, or when the filters together exclude every value.
+ */
+static Datum
+PinnedValue(FunctionCallInfo fcinfo, Oid type)
 {
 	char	   *path;
 	const AkContextView *view = ViewAndPath(fcinfo, &path);
@@ -113,65 +125,55 @@ ak_filter_text(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	if (list_length(values) > 1)
 		ReportPlanMismatch(path, "the one value of an eq filter");
-	PG_RETURN_TEXT_P(AsText(linitial(values), path));
+	return PinnedDatum(linitial(values), path, type);
+}
+
+/* The values the session key's eq, in and one-path or filters allow, as an array of type. */
+static Datum
+PinnedArray(FunctionCallInfo fcinfo, Oid type)
+{
+	char	   *path;
+	const AkContextView *view = ViewAndPath(fcinfo, &path);
+	List	   *values;
+	Datum	   *elems;
+	int			n = 0;
+	ListCell   *lc;
+
+	if (view == NULL)
+		PG_RETURN_NULL();
+	values = PinnedValues(view, path);
+	elems = palloc(sizeof(Datum) * Max(list_length(values), 1));
+	foreach(lc, values)
+		elems[n++] = PinnedDatum(lfirst(lc), path, type);
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, type, -1, false, TYPALIGN_INT));
+}
+
+/* ak_filter_text(collection, path): the one string the key pins path to (NULL: none can match). */
+Datum
+ak_filter_text(PG_FUNCTION_ARGS)
+{
+	return PinnedValue(fcinfo, TEXTOID);
 }
 
 /* ak_filter_texts(collection, path): the strings the key pins path to. */
 Datum
 ak_filter_texts(PG_FUNCTION_ARGS)
 {
-	char	   *path;
-	const AkContextView *view = ViewAndPath(fcinfo, &path);
-	List	   *values;
-	Datum	   *elems;
-	int			n = 0;
-	ListCell   *lc;
-
-	if (view == NULL)
-		PG_RETURN_NULL();
-	values = PinnedValues(view, path);
-	elems = palloc(sizeof(Datum) * Max(list_length(values), 1));
-	foreach(lc, values)
-		elems[n++] = PointerGetDatum(AsText(lfirst(lc), path));
-	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+	return PinnedArray(fcinfo, TEXTOID);
 }
 
 /* ak_filter_jsonb(collection, path): the one JSON value the key pins path to. */
 Datum
 ak_filter_jsonb(PG_FUNCTION_ARGS)
 {
-	char	   *path;
-	const AkContextView *view = ViewAndPath(fcinfo, &path);
-	List	   *values;
-
-	if (view == NULL)
-		PG_RETURN_NULL();
-	values = PinnedValues(view, path);
-	if (values == NIL)
-		PG_RETURN_NULL();
-	if (list_length(values) > 1)
-		ReportPlanMismatch(path, "the one value of an eq filter");
-	PG_RETURN_JSONB_P(JsonbValueToJsonb(linitial(values)));
+	return PinnedValue(fcinfo, JSONBOID);
 }
 
 /* ak_filter_jsonbs(collection, path): the JSON values the key pins path to. */
 Datum
 ak_filter_jsonbs(PG_FUNCTION_ARGS)
 {
-	char	   *path;
-	const AkContextView *view = ViewAndPath(fcinfo, &path);
-	List	   *values;
-	Datum	   *elems;
-	int			n = 0;
-	ListCell   *lc;
-
-	if (view == NULL)
-		PG_RETURN_NULL();
-	values = PinnedValues(view, path);
-	elems = palloc(sizeof(Datum) * Max(list_length(values), 1));
-	foreach(lc, values)
-		elems[n++] = JsonbPGetDatum(JsonbValueToJsonb(lfirst(lc)));
-	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, JSONBOID, -1, false, TYPALIGN_INT));
+	return PinnedArray(fcinfo, JSONBOID);
 }
 
 static Datum
