@@ -122,7 +122,7 @@ AkCatalogFetchHashed(const char *relname, const char *index_name, AkCatalogSnaps
 	snapshot = RegisterSnapshot(snapshot);
 	index_key = *key;
 	index_key.sk_attno = 1;
-	scan = index_beginscan(rel, index, snapshot, 1, 0);
+	scan = AkIndexBeginScan(rel, index, snapshot, 1);
 	index_rescan(scan, &index_key, 1, NULL, 0);
 	slot = table_slot_create(rel, NULL);
 	while (index_getnext_slot(scan, ForwardScanDirection, slot))

@@ -36,6 +36,7 @@
  */
 #include "postgres.h"
 
+#include "compat.h"
 #include "filter_facts.h"
 #include "index_terms.h"
 
@@ -58,7 +59,6 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/pg_locale.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
@@ -277,7 +277,7 @@ IndexedPathOf(Relation index)
 	ip->collation = index->rd_indcollation[0];
 	ip->ordered = (am == BTREE_AM_OID);
 	ip->bytewise = text_form && (ip->opfamily == TEXT_PATTERN_BTREE_FAM_OID ||
-								 (OidIsValid(ip->collation) && lc_collate_is_c(ip->collation)));
+								 (OidIsValid(ip->collation) && AkCollationIsC(ip->collation)));
 	if (ip->opcintype != (text_form ? TEXTOID : JSONBOID))
 		return NULL;
 	return ip;

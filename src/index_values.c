@@ -21,6 +21,7 @@
  */
 #include "postgres.h"
 
+#include "compat.h"
 #include "filter_facts.h"
 #include "key_cache.h"
 #include "prefilter.h"
@@ -48,7 +49,7 @@ PG_FUNCTION_INFO_V1(ak_filter_row_planned);
 /* The longest property path a filter can name (validate.c: 1 to 256 characters a segment). */
 #define MAX_PATH_BYTES (64 * 1024)
 
-static pg_attribute_noreturn() void
+static AK_NORETURN void
 ReportPlanMismatch(const char *path, const char *needs)
 {
 	ereport(ERROR,
