@@ -41,6 +41,7 @@ CREATE TABLE bench_hand (id bigserial PRIMARY KEY, properties jsonb NOT NULL);
 INSERT INTO bench_hand SELECT * FROM bench_keyed;
 CREATE TABLE bench_ins_keyed (id bigserial PRIMARY KEY, properties jsonb NOT NULL);
 CREATE TABLE bench_ins_hand (id bigserial PRIMARY KEY, properties jsonb NOT NULL);
+CREATE TABLE bench_ins_hand_fill (id bigserial PRIMARY KEY, properties jsonb NOT NULL);
 CREATE TABLE bench_ins_limit (id bigserial PRIMARY KEY, properties jsonb NOT NULL);
 SELECT access_key.ak_protect('bench_keyed') \g /dev/null
 SELECT access_key.ak_protect('bench_ins_keyed') \g /dev/null
@@ -72,6 +73,9 @@ CREATE POLICY gin_two_customers ON bench_hand FOR SELECT TO bench_hand_gin_or
 ALTER TABLE bench_ins_hand ENABLE ROW LEVEL SECURITY;
 CREATE POLICY customer ON bench_ins_hand FOR INSERT TO bench_hand_customer
     WITH CHECK (properties -> 'customer' ->> 'id' = current_setting('app.customer_id'));
+ALTER TABLE bench_ins_hand_fill ENABLE ROW LEVEL SECURITY;
+CREATE POLICY customer ON bench_ins_hand_fill FOR INSERT TO bench_hand_customer
+    WITH CHECK (properties -> 'customer' ->> 'id' = current_setting('app.customer_id'));
 -- Hand-written autofill, for events that do not carry the customer.
 CREATE FUNCTION bench_hand_autofill() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -80,10 +84,10 @@ BEGIN
     RETURN NEW;
 END
 $$;
-CREATE TRIGGER autofill BEFORE INSERT ON bench_ins_hand FOR EACH ROW EXECUTE FUNCTION bench_hand_autofill();
+CREATE TRIGGER autofill BEFORE INSERT ON bench_ins_hand_fill FOR EACH ROW EXECUTE FUNCTION bench_hand_autofill();
 
-GRANT SELECT, INSERT ON bench_keyed, bench_hand, bench_ins_keyed, bench_ins_hand TO PUBLIC;
-GRANT USAGE ON SEQUENCE bench_ins_keyed_id_seq, bench_ins_hand_id_seq TO PUBLIC;
+GRANT SELECT, INSERT ON bench_keyed, bench_hand, bench_ins_keyed, bench_ins_hand, bench_ins_hand_fill TO PUBLIC;
+GRANT USAGE ON SEQUENCE bench_ins_keyed_id_seq, bench_ins_hand_id_seq, bench_ins_hand_fill_id_seq TO PUBLIC;
 RESET ROLE;
 VACUUM ANALYZE bench_keyed;
 VACUUM ANALYZE bench_hand;

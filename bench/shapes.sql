@@ -97,7 +97,7 @@ VALUES
     $$INSERT INTO bench_ins_keyed (properties) SELECT jsonb_build_object('event', jsonb_build_object('type', 'pageview', 'page', '/p/' || i),
          'amount', i) FROM generate_series(1, 100000) AS i$$,
     'bench_hand_customer', '{"app.customer_id": "cust42"}',
-    $$INSERT INTO bench_ins_hand (properties) SELECT jsonb_build_object('event', jsonb_build_object('type', 'pageview', 'page', '/p/' || i),
+    $$INSERT INTO bench_ins_hand_fill (properties) SELECT jsonb_build_object('event', jsonb_build_object('type', 'pageview', 'page', '/p/' || i),
          'amount', i) FROM generate_series(1, 100000) AS i$$,
     $$INSERT INTO bench_ins_limit (properties) SELECT jsonb_build_object('event', jsonb_build_object('type', 'pageview', 'page', '/p/' || i),
          'amount', i, 'customer', jsonb_build_object('id', 'cust42')) FROM generate_series(1, 100000) AS i$$,

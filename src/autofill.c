@@ -9,8 +9,10 @@
 #include "collection.h"
 #include "compat.h"
 #include "jsonb_util.h"
+#include "key_cache.h"
 #include "session.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -198,6 +200,17 @@ typedef struct AutofillTarget
 {
 	Oid			relid;
 	int			attnum;
+
+	/*
+	 * What the session's key writes, as read for the key state below: the
+	 * next rows of the statement need neither the key nor its definition.
+	 */
+	bool		known;
+	uint64		generation;
+	uint64		epoch;
+	TimestampTz xact_start;
+	bool		keyed;			/* a key is presented (it permits writes) */
+	Jsonb	   *autofill;		/* its autofill, a copy; NULL when it has none */
 } AutofillTarget;
 
 /*
@@ -205,7 +218,7 @@ typedef struct AutofillTarget
  * row: whoever may create a trigger can point it at any table and column,
  * and reading a non-jsonb datum as jsonb reads arbitrary memory.
  */
-static const AutofillTarget *
+static AutofillTarget *
 CheckAutofillCall(FunctionCallInfo fcinfo)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
@@ -262,11 +275,51 @@ CheckAutofillCall(FunctionCallInfo fcinfo)
 						column, RelationGetRelationName(rel), format_type_be(att->atttypid)),
 				 errhint("Autofill writes event properties, which are jsonb.")));
 
-	target = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(AutofillTarget));
+	target = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(AutofillTarget));
 	target->relid = RelationGetRelid(rel);
 	target->attnum = attnum;
 	fcinfo->flinfo->fn_extra = target;
 	return target;
+}
+
+/*
+ * Reads what the session's key writes into target, for the current key
+ * state: whether a key is presented, and its autofill.  A key without
+ * "writes" is refused here, with a message that says so (the INSERT policy
+ * would only say "violates row-level security"); an invalid one raises
+ * 28000.  Nothing is remembered before these checks pass.
+ */
+static void
+ReadKeyWrites(AutofillTarget *target, MemoryContext context, Relation rel)
+{
+	const AkStoredKey *key = AkSessionKey();
+	JsonbValue *autofill;
+
+	target->known = false;
+	if (target->autofill)
+		pfree(target->autofill);
+	target->autofill = NULL;
+	target->keyed = (key != NULL);
+	if (key)
+	{
+		if (!AkPermitsAction(key->definition, AK_ACTION_WRITES))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("access key does not permit writes"),
+					 errdetail("Inserting into protected collection \"%s\" needs the \"writes\" permission.",
+							   RelationGetRelationName(rel))));
+		if ((autofill = AutofillOf(key->definition)) != NULL)
+		{
+			MemoryContext old = MemoryContextSwitchTo(context);
+
+			target->autofill = JsonbValueToJsonb(autofill);
+			MemoryContextSwitchTo(old);
+		}
+	}
+	target->generation = AkSessionKeyGeneration();
+	target->epoch = AkKeyCacheEpoch();
+	target->xact_start = GetCurrentTransactionStartTimestamp();
+	target->known = true;
 }
 
 /*
@@ -279,34 +332,29 @@ CheckAutofillCall(FunctionCallInfo fcinfo)
 Datum
 ak_autofill_trigger(PG_FUNCTION_ARGS)
 {
-	const AutofillTarget *target = CheckAutofillCall(fcinfo);
+	AutofillTarget *target = CheckAutofillCall(fcinfo);
 	TriggerData *td = (TriggerData *) fcinfo->context;
-	const AkStoredKey *key;
-	JsonbValue *autofill;
 	TupleDesc	desc = RelationGetDescr(td->tg_relation);
 	int			attnum = target->attnum;
+	JsonbValue	autofill;
 	bool		isnull;
 	Datum		value;
 	Jsonb	   *properties;
 
+	if (!target->known || target->generation != AkSessionKeyGeneration() ||
+		target->epoch != AkKeyCacheEpoch() || target->xact_start != GetCurrentTransactionStartTimestamp())
+		ReadKeyWrites(target, fcinfo->flinfo->fn_mcxt, td->tg_relation);
+
 	/* Without a key the INSERT policy refuses the row, as for any role. */
-	key = AkSessionKey();
-	if (key == NULL)
+	if (!target->keyed || target->autofill == NULL)
 		return PointerGetDatum(td->tg_trigtuple);
-	if (!AkPermitsAction(key->definition, AK_ACTION_WRITES))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("access key does not permit writes"),
-				 errdetail("Inserting into protected collection \"%s\" needs the \"writes\" permission.",
-						   RelationGetRelationName(td->tg_relation))));
-	if ((autofill = AutofillOf(key->definition)) == NULL)
-		return PointerGetDatum(td->tg_trigtuple);
+	autofill = AkJsonbAsValue(target->autofill);
 
 	value = heap_getattr(td->tg_trigtuple, attnum, desc, &isnull);
 	properties = isnull ? NULL : DatumGetJsonbP(value);
-	if (properties && JB_ROOT_IS_OBJECT(properties) && AlreadyFilled(&properties->root, autofill->val.binary.data))
+	if (properties && JB_ROOT_IS_OBJECT(properties) && AlreadyFilled(&properties->root, &target->autofill->root))
 		return PointerGetDatum(td->tg_trigtuple);
-	value = JsonbPGetDatum(Autofill(autofill, properties));
+	value = JsonbPGetDatum(Autofill(&autofill, properties));
 	isnull = false;
 	return PointerGetDatum(heap_modify_tuple_by_cols(td->tg_trigtuple, desc, 1, &attnum, &value, &isnull));
 }
