@@ -31,6 +31,19 @@ SELECT s.n, e.properties = s.properties AS stored_as_sent,
 FROM pg_temp.sent AS s JOIN public.fill_events AS e ON e.id = s.n ORDER BY s.n;
 -- Stored as sent means byte for byte: 1.0 stays 1.0.
 SELECT properties #>> '{customer,tier}' AS tier FROM public.fill_events WHERE id IN (1, 3) ORDER BY id;
+-- The trigger remembers the key's autofill for the key it read it under: a key presented between two rows of one
+-- statement stamps its own.
+SELECT key AS other FROM ak_create_key('{"name": "other", "permitted": ["writes"],
+    "options": {"writes": {"autofill": {"customer": {"id": "globex"}}}}}') \gset
+SET ROLE regress_fill_app;
+BEGIN;
+SELECT ak_use_key(:'filler') IS NOT NULL;
+INSERT INTO public.fill_events (id, properties)
+SELECT n, CASE WHEN n = 21 THEN '{"page": 1}'::jsonb ELSE ('{"page": 2, "switched": ' || (set_config('access_key.key', :'other', true) IS NOT NULL) || '}')::jsonb END
+FROM generate_series(21, 22) AS n ORDER BY n;
+COMMIT;
+RESET ROLE;
+SELECT id, properties -> 'customer' ->> 'id' AS customer FROM public.fill_events WHERE id IN (21, 22) ORDER BY id;
 -- A scalar event is refused as before.
 SET ROLE regress_fill_app;
 BEGIN;
