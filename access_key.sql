@@ -738,3 +738,60 @@ DROP EVENT TRIGGER access_key_collection_changed;
 CREATE EVENT TRIGGER access_key_collection_changed ON ddl_command_end
     WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE', 'CREATE FOREIGN TABLE')
     EXECUTE FUNCTION access_key.ak_collection_changed();
+
+------------------------------------------------------------------------------
+-- Plans as good as the table owner's (docs/reference.md#plans).  The planner
+-- support function adds index conditions on the paths the planning key's
+-- filters pin or bound; they compare with these functions, which compute
+-- the values from the key that runs the plan, so no value of a key is ever
+-- frozen into a plan.  Each answers as ak_filter_row does: nothing without
+-- a key, 42501 for a key that may not read the collection.
+------------------------------------------------------------------------------
+
+-- The SELECT policy's call as a plan made by the support function holds it:
+-- plan_shape is the shape of the filters the plan was made for, indexed the
+-- 1-based positions of the filters its index conditions also check.  For a
+-- key of that shape, filters the conditions check exactly are not checked
+-- twice; for any other key, every filter is.
+CREATE FUNCTION access_key.ak_filter_row(collection regclass, properties jsonb, plan_shape text, indexed integer[])
+RETURNS boolean
+    AS 'MODULE_PATHNAME', 'ak_filter_row_planned' LANGUAGE C STABLE PARALLEL SAFE
+    SUPPORT access_key.ak_apply_filters_support;
+COMMENT ON FUNCTION access_key.ak_filter_row(regclass, jsonb, text, integer[])
+    IS 'ak_filter_row as a plan holds it: the same answer, without checking twice what the plan''s index conditions check';
+
+CREATE FUNCTION access_key.ak_index_prefilter(collection regclass, filters integer[]) RETURNS jsonpath
+    AS 'MODULE_PATHNAME', 'ak_index_prefilter_terms' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION access_key.ak_index_prefilter(regclass, integer[])
+    IS 'the GIN index condition of the session key''s filters at these positions (a superset of its rows)';
+
+CREATE FUNCTION access_key.ak_filter_text(collection regclass, property_name text) RETURNS text
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION access_key.ak_filter_text(regclass, text)
+    IS 'the string the session key''s eq filter pins a property to, for B-tree conditions on ->>';
+CREATE FUNCTION access_key.ak_filter_texts(collection regclass, property_name text) RETURNS text[]
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION access_key.ak_filter_texts(regclass, text)
+    IS 'the strings the session key''s eq, in and or filters pin a property to, for B-tree conditions on ->>';
+CREATE FUNCTION access_key.ak_filter_jsonb(collection regclass, property_name text) RETURNS jsonb
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION access_key.ak_filter_jsonb(regclass, text)
+    IS 'the value the session key''s eq filter pins a property to, for B-tree conditions on ->';
+CREATE FUNCTION access_key.ak_filter_jsonbs(collection regclass, property_name text) RETURNS jsonb[]
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION access_key.ak_filter_jsonbs(regclass, text)
+    IS 'the values the session key''s eq, in and or filters pin a property to, for B-tree conditions on ->';
+CREATE FUNCTION access_key.ak_filter_text_lower(collection regclass, property_name text) RETURNS text
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION access_key.ak_filter_text_lower(regclass, text)
+    IS 'a string every row the session key sees is at or above at a property (bytewise)';
+CREATE FUNCTION access_key.ak_filter_text_upper(collection regclass, property_name text) RETURNS text
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION access_key.ak_filter_text_upper(regclass, text)
+    IS 'a string every row the session key sees is below at a property (bytewise)';
+
+-- Presenting a key the backend has not cached reads these two: through hash
+-- indexes the lookup costs the same with 100 keys stored as with 1,000,000
+-- (src/key_lookup.c).
+CREATE INDEX key_tokens_token_hash_idx ON access_key.key_tokens USING hash (token_hash);
+CREATE INDEX keys_id_idx ON access_key.keys USING hash (id);

@@ -8,15 +8,9 @@
 -- medians compared (child / parent), and the one-off resolution after the
 -- key cache is emptied.
 --
--- Runs after bench/filters.sql, in the same session (bench/run passes both
--- files to one psql): it reuses bench_keyed (1,000,000 events, GIN index),
--- the role bench_app and the "cust42" filter.
---
--- Folding into a single results table: each row below is (case, parent_ms,
--- child_ms, ratio); as a row of the shared table it is case = 'child key:
--- <case>', with the parent's median as the baseline column, the child's as the
--- measured column, and target 1.10 for the per-row cases (no target for the
--- resolution case, which is paid once per backend and key).
+-- Runs after the dashboard table (bench/run), on its cluster: it reuses
+-- bench_keyed (1,000,000 events, GIN index), the role bench_app and the
+-- "cust42" filter.
 -- ===========================================================================
 RESET ROLE;
 RESET access_key.key;

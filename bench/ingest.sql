@@ -3,9 +3,9 @@
 -- trigger) and against a keyed multi-row INSERT (the same events, the same
 -- key, RLS and autofill).  100,000 events in 200 batches of 500; each run is
 -- rolled back, sides alternate, medians are compared.
--- Run with bench/ingest (a throw-away cluster).  Prints rows in the format
--- of bench/filters.sql: "case", keyed_ms (the measured side), hand_ms (the
--- baseline), ratio, target, verdict.
+-- Run by bench/run after the dashboard table, on its cluster.  Prints
+-- "case", keyed_ms (the measured side), hand_ms (the baseline), ratio,
+-- target, verdict.
 \set ON_ERROR_STOP on
 \pset footer off
 SET client_min_messages = warning;

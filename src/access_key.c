@@ -6,8 +6,9 @@
 #include <sodium.h>
 
 #include "compat.h"
-#include "last_used.h"
 #include "key_scope.h"
+#include "last_used.h"
+#include "plan_shape.h"
 #include "schema.h"
 #include "session.h"
 
@@ -30,5 +31,6 @@ _PG_init(void)
 	AkSchemaInit();
 	AkLastUsedInit();
 	AkKeyScopeInit();
+	AkPlanShapeInit();
 	AkReserveGucPrefix("access_key");
 }

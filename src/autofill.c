@@ -9,9 +9,11 @@
 #include "collection.h"
 #include "compat.h"
 #include "jsonb_util.h"
+#include "key_cache.h"
 #include "key_scope.h"
 #include "session.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -69,6 +71,71 @@ AkPushMergedObject(JsonbParseState **state, JsonbContainer *base, JsonbContainer
 		}
 	}
 	return pushJsonbValue(state, WJB_END_OBJECT, NULL);
+}
+
+/*
+ * Whether a and b are the same JSON scalar written the same way (a number's
+ * digits included: 1.0 is kept as 1.0 only when the autofill says 1.0).
+ */
+static bool
+SameScalar(const JsonbValue *a, const JsonbValue *b)
+{
+	if (a->type != b->type)
+		return false;
+	switch (a->type)
+	{
+		case jbvNull:
+			return true;
+		case jbvBool:
+			return a->val.boolean == b->val.boolean;
+		case jbvString:
+			return a->val.string.len == b->val.string.len &&
+				memcmp(a->val.string.val, b->val.string.val, a->val.string.len) == 0;
+		case jbvNumeric:
+			return VARSIZE_ANY(a->val.numeric) == VARSIZE_ANY(b->val.numeric) &&
+				memcmp(a->val.numeric, b->val.numeric, VARSIZE_ANY(a->val.numeric)) == 0;
+		default:
+			return false;		/* containers: merged, however alike */
+	}
+}
+
+/*
+ * Whether deep-merging overlay into base would leave base as it is: each
+ * member of overlay is in base, objects filled recursively, anything else
+ * the same scalar.  Most events of a keyed application already carry the
+ * autofilled customer; they are stored as sent, without rebuilding them.
+ */
+static bool
+AlreadyFilled(JsonbContainer *base, JsonbContainer *overlay)
+{
+	JsonbIterator *it = JsonbIteratorInit(overlay);
+	JsonbValue	key = {0};
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	check_stack_depth();
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		JsonbValue	have;
+
+		if (tok == WJB_KEY)
+		{
+			key = v;
+			continue;
+		}
+		if (tok != WJB_VALUE)
+			continue;
+		if (!getKeyJsonValueFromContainer(base, key.val.string.val, key.val.string.len, &have))
+			return false;
+		if (AkIsObject(&v) && AkIsObject(&have))
+		{
+			if (!AlreadyFilled(have.val.binary.data, v.val.binary.data))
+				return false;
+		}
+		else if (!SameScalar(&have, &v))
+			return false;
+	}
+	return true;
 }
 
 /* The definition's writes.autofill, or NULL when it has none or it is empty. */
@@ -130,6 +197,17 @@ typedef struct AutofillTarget
 {
 	Oid			relid;
 	int			attnum;
+
+	/*
+	 * What the session's key writes, as read for the key state below: the
+	 * next rows of the statement need neither the key nor its definition.
+	 */
+	bool		known;
+	uint64		generation;
+	uint64		epoch;
+	TimestampTz xact_start;
+	bool		keyed;			/* a key is presented (it permits writes) */
+	Jsonb	   *autofill;		/* its autofill, a copy; NULL when it has none */
 } AutofillTarget;
 
 /*
@@ -137,7 +215,7 @@ typedef struct AutofillTarget
  * row: whoever may create a trigger can point it at any table and column,
  * and reading a non-jsonb datum as jsonb reads arbitrary memory.
  */
-static const AutofillTarget *
+static AutofillTarget *
 CheckAutofillCall(FunctionCallInfo fcinfo)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
@@ -194,11 +272,52 @@ CheckAutofillCall(FunctionCallInfo fcinfo)
 						column, RelationGetRelationName(rel), format_type_be(att->atttypid)),
 				 errhint("Autofill writes event properties, which are jsonb.")));
 
-	target = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(AutofillTarget));
+	target = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(AutofillTarget));
 	target->relid = RelationGetRelid(rel);
 	target->attnum = attnum;
 	fcinfo->flinfo->fn_extra = target;
 	return target;
+}
+
+/*
+ * Reads what the session's key writes into target, for the current key
+ * state: whether a key is presented, and its autofill.  A key without
+ * "writes", or one whose writes.collections leaves this collection out, is
+ * refused here, with a message that says so (the INSERT policy would only
+ * say "violates row-level security"); an invalid one raises 28000.  Nothing is remembered before these checks pass.
+ */
+static void
+ReadKeyWrites(AutofillTarget *target, MemoryContext context, Relation rel)
+{
+	const AkStoredKey *key = AkSessionKey();
+	JsonbValue *autofill;
+
+	target->known = false;
+	if (target->autofill)
+		pfree(target->autofill);
+	target->autofill = NULL;
+	target->keyed = (key != NULL);
+	if (key)
+	{
+		if (!AkPermitsAction(key->definition, AK_ACTION_WRITES))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("access key does not permit writes"),
+					 errdetail("Inserting into protected collection \"%s\" needs the \"writes\" permission.",
+							   RelationGetRelationName(rel))));
+		AkRequireWritableCollection(AkSessionContextView()->scope, RelationGetRelid(rel));
+		if ((autofill = AutofillOf(key->definition)) != NULL)
+		{
+			MemoryContext old = MemoryContextSwitchTo(context);
+
+			target->autofill = JsonbValueToJsonb(autofill);
+			MemoryContextSwitchTo(old);
+		}
+	}
+	target->generation = AkSessionKeyGeneration();
+	target->epoch = AkKeyCacheEpoch();
+	target->xact_start = GetCurrentTransactionStartTimestamp();
+	target->known = true;
 }
 
 /*
@@ -211,31 +330,29 @@ CheckAutofillCall(FunctionCallInfo fcinfo)
 Datum
 ak_autofill_trigger(PG_FUNCTION_ARGS)
 {
-	const AutofillTarget *target = CheckAutofillCall(fcinfo);
+	AutofillTarget *target = CheckAutofillCall(fcinfo);
 	TriggerData *td = (TriggerData *) fcinfo->context;
-	const AkStoredKey *key;
-	JsonbValue *autofill;
 	TupleDesc	desc = RelationGetDescr(td->tg_relation);
 	int			attnum = target->attnum;
+	JsonbValue	autofill;
 	bool		isnull;
 	Datum		value;
+	Jsonb	   *properties;
+
+	if (!target->known || target->generation != AkSessionKeyGeneration() ||
+		target->epoch != AkKeyCacheEpoch() || target->xact_start != GetCurrentTransactionStartTimestamp())
+		ReadKeyWrites(target, fcinfo->flinfo->fn_mcxt, td->tg_relation);
 
 	/* Without a key the INSERT policy refuses the row, as for any role. */
-	key = AkSessionKey();
-	if (key == NULL)
+	if (!target->keyed || target->autofill == NULL)
 		return PointerGetDatum(td->tg_trigtuple);
-	if (!AkPermitsAction(key->definition, AK_ACTION_WRITES))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("access key does not permit writes"),
-				 errdetail("Inserting into protected collection \"%s\" needs the \"writes\" permission.",
-						   RelationGetRelationName(td->tg_relation))));
-	AkRequireWritableCollection(AkSessionContextView()->scope, RelationGetRelid(td->tg_relation));
-	if ((autofill = AutofillOf(key->definition)) == NULL)
-		return PointerGetDatum(td->tg_trigtuple);
+	autofill = AkJsonbAsValue(target->autofill);
 
 	value = heap_getattr(td->tg_trigtuple, attnum, desc, &isnull);
-	value = JsonbPGetDatum(Autofill(autofill, isnull ? NULL : DatumGetJsonbP(value)));
+	properties = isnull ? NULL : DatumGetJsonbP(value);
+	if (properties && JB_ROOT_IS_OBJECT(properties) && AlreadyFilled(&properties->root, &target->autofill->root))
+		return PointerGetDatum(td->tg_trigtuple);
+	value = JsonbPGetDatum(Autofill(&autofill, properties));
 	isnull = false;
 	return PointerGetDatum(heap_modify_tuple_by_cols(td->tg_trigtuple, desc, 1, &attnum, &value, &isnull));
 }

@@ -9,6 +9,10 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/relscan.h"
+#include "access/tableam.h"
+#include "executor/tuptable.h"
+#include "access/stratnum.h"
 #include "access/table.h"
 #include "catalog/pg_class.h"
 #include "executor/spi.h"
@@ -44,14 +48,18 @@ AkCatalogRelid(const char *relname)
 	return relid;
 }
 
-/* Scans access_key.<relname> by its primary key; copies up to one or all rows. */
+/*
+ * Scans access_key.<relname> by an index (NULL: its primary key); copies up
+ * to one or all rows.
+ */
 static List *
-ScanByPrimaryKey(const char *relname, AkCatalogSnapshot which, int nkeys, ScanKey keys,
-				 bool first_only, TupleDesc *desc)
+ScanByIndex(const char *relname, const char *index_name, AkCatalogSnapshot which, int nkeys, ScanKey keys,
+			bool first_only, TupleDesc *desc)
 {
 	Relation	rel = table_open(AkCatalogRelid(relname), AccessShareLock);
 	/* Named in access_key.sql; RelationGetPrimaryKeyIndex changed in 18. */
-	Oid			pkey = get_relname_relid(psprintf("%s_pkey", relname), RelationGetNamespace(rel));
+	Oid			pkey = get_relname_relid(index_name ? index_name : psprintf("%s_pkey", relname),
+										 RelationGetNamespace(rel));
 	SysScanDesc scan;
 	HeapTuple	tuple;
 	List	   *rows = NIL;
@@ -77,15 +85,70 @@ ScanByPrimaryKey(const char *relname, AkCatalogSnapshot which, int nkeys, ScanKe
 HeapTuple
 AkCatalogFetch(const char *relname, AkCatalogSnapshot snapshot, int nkeys, ScanKey keys, TupleDesc *desc)
 {
-	List	   *rows = ScanByPrimaryKey(relname, snapshot, nkeys, keys, true, desc);
+	List	   *rows = ScanByIndex(relname, NULL, snapshot, nkeys, keys, true, desc);
 
 	return rows ? (HeapTuple) linitial(rows) : NULL;
+}
+
+HeapTuple
+AkCatalogFetchHashed(const char *relname, const char *index_name, AkCatalogSnapshot which,
+					 ScanKey key, TupleDesc *desc)
+{
+	Relation	rel;
+	Relation	index;
+	Oid			indexoid = get_relname_relid(index_name, get_namespace_oid(AK_SCHEMA, false));
+	Snapshot	snapshot;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	ScanKeyData index_key;
+	HeapTuple	found = NULL;
+
+	if (!OidIsValid(indexoid))
+	{
+		List	   *rows;
+
+		key->sk_strategy = BTEqualStrategyNumber;
+		rows = ScanByIndex(relname, NULL, which, 1, key, true, desc);
+		return rows ? (HeapTuple) linitial(rows) : NULL;
+	}
+
+	/*
+	 * An index scan, not systable_beginscan: a hash index only narrows the
+	 * search to the entries of one hash value, so each row is rechecked.
+	 */
+	rel = table_open(AkCatalogRelid(relname), AccessShareLock);
+	index = index_open(indexoid, AccessShareLock);
+	snapshot = (which == AK_CATALOG_STATEMENT_SNAPSHOT && ActiveSnapshotSet())
+		? GetActiveSnapshot() : GetCatalogSnapshot(RelationGetRelid(rel));
+	snapshot = RegisterSnapshot(snapshot);
+	index_key = *key;
+	index_key.sk_attno = 1;
+	scan = AkIndexBeginScan(rel, index, snapshot, 1);
+	index_rescan(scan, &index_key, 1, NULL, 0);
+	slot = table_slot_create(rel, NULL);
+	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		value = slot_getattr(slot, key->sk_attno, &isnull);
+
+		if (isnull || !DatumGetBool(FunctionCall2Coll(&key->sk_func, key->sk_collation, value, key->sk_argument)))
+			continue;
+		found = ExecCopySlotHeapTuple(slot);
+		break;
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	index_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	*desc = CreateTupleDescCopy(RelationGetDescr(rel));
+	index_close(index, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	return found;
 }
 
 List *
 AkCatalogScan(const char *relname, AkCatalogSnapshot snapshot, TupleDesc *desc)
 {
-	return ScanByPrimaryKey(relname, snapshot, 0, NULL, false, desc);
+	return ScanByIndex(relname, NULL, snapshot, 0, NULL, false, desc);
 }
 
 Datum

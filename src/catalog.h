@@ -46,6 +46,17 @@ typedef enum AkCatalogSnapshot
 extern HeapTuple AkCatalogFetch(const char *relname, AkCatalogSnapshot snapshot,
 							  int nkeys, ScanKey keys, TupleDesc *desc);
 
+/*
+ * The same through the hash index access_key.<index_name> on the column the
+ * key names (a heap attribute number, HTEqualStrategyNumber): a lookup costs
+ * the same whatever the table's size.  Through the primary key instead
+ * (whose first column the key must then be; its strategy is made
+ * BTEqualStrategyNumber) when the index does not exist, as in databases
+ * still on version 1.0.
+ */
+extern HeapTuple AkCatalogFetchHashed(const char *relname, const char *index_name, AkCatalogSnapshot snapshot,
+									  ScanKey key, TupleDesc *desc);
+
 /* Every row of access_key.<relname>, copied, in primary key order. */
 extern List *AkCatalogScan(const char *relname, AkCatalogSnapshot snapshot, TupleDesc *desc);
 

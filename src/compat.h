@@ -91,4 +91,19 @@
 /* Views have the security_invoker option from 15 on. */
 #define AK_HAVE_SECURITY_INVOKER (PG_VERSION_NUM >= 150000)
 
+/* index_beginscan takes the scan's instrumentation from 18 on. */
+#if PG_VERSION_NUM >= 180000
+#define AkIndexBeginScan(heap, index, snapshot, nkeys) index_beginscan((heap), (index), (snapshot), NULL, (nkeys), 0)
+#else
+#define AkIndexBeginScan(heap, index, snapshot, nkeys) index_beginscan((heap), (index), (snapshot), (nkeys), 0)
+#endif
+
+/* Whether a collation compares bytewise: lc_collate_is_c gave way to the locale's flag in 18. */
+#include "utils/pg_locale.h"
+#if PG_VERSION_NUM >= 180000
+#define AkCollationIsC(collid) (pg_newlocale_from_collation(collid)->collate_is_c)
+#else
+#define AkCollationIsC(collid) lc_collate_is_c(collid)
+#endif
+
 #endif							/* ACCESS_KEY_COMPAT_H */

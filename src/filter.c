@@ -222,8 +222,8 @@ CompareBytes(const char *a, int alen, const char *b, int blen)
 }
 
 /* JSON equality: same type, numbers numerically, containers structurally. */
-static bool
-JsonValuesEqual(const JsonbValue *a, const JsonbValue *b)
+bool
+AkJsonValuesEqual(const JsonbValue *a, const JsonbValue *b)
 {
 	if (a->type != b->type)
 		return false;
@@ -304,7 +304,7 @@ MatchesContains(const AkFilter *f, const JsonbValue *v)
 		JsonbIteratorToken tok;
 
 		while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
-			if (tok == WJB_ELEM && JsonValuesEqual(&elem, &f->value))
+			if (tok == WJB_ELEM && AkJsonValuesEqual(&elem, &f->value))
 				return true;
 	}
 	return false;
@@ -402,9 +402,9 @@ FilterMatches(const AkFilter *f, JsonbContainer *root)
 	switch (f->op)
 	{
 		case AK_OP_EQ:
-			return JsonValuesEqual(v, &f->value);
+			return AkJsonValuesEqual(v, &f->value);
 		case AK_OP_NE:
-			return !JsonValuesEqual(v, &f->value);
+			return !AkJsonValuesEqual(v, &f->value);
 		case AK_OP_LT:
 		case AK_OP_LTE:
 		case AK_OP_GT:
@@ -412,7 +412,7 @@ FilterMatches(const AkFilter *f, JsonbContainer *root)
 			return MatchesOrder(f, v);
 		case AK_OP_IN:
 			for (int i = 0; i < f->nvalues; i++)
-				if (JsonValuesEqual(v, &f->values[i]))
+				if (AkJsonValuesEqual(v, &f->values[i]))
 					return true;
 			return false;
 		case AK_OP_CONTAINS:
@@ -435,4 +435,16 @@ AkFiltersMatch(const AkFilterList *list, Jsonb *properties)
 		if (!FilterMatches(&list->filters[i], &properties->root))
 			return false;
 	return true;
+}
+
+bool
+AkFilterMatches(const AkFilter *f, Jsonb *properties)
+{
+	return FilterMatches(f, &properties->root);
+}
+
+JsonbValue *
+AkFilterValueAt(const AkFilter *f, Jsonb *properties, JsonbValue *buf)
+{
+	return LookupProperty(&properties->root, f, buf);
 }

@@ -52,6 +52,15 @@ extern AkFilterList *AkCompileFilters(AccessKey ak, AkContext context);
 /* Whether properties pass every filter of the list. */
 extern bool AkFiltersMatch(const AkFilterList *list, Jsonb *properties);
 
+/* Whether properties pass one filter of a list (for estimates, filter_facts.c). */
+extern bool AkFilterMatches(const AkFilter *f, Jsonb *properties);
+
+/* The value at f's path in properties (buf holds it), or NULL when absent. */
+extern JsonbValue *AkFilterValueAt(const AkFilter *f, Jsonb *properties, JsonbValue *buf);
+
+/* JSON equality as eq and in compare: same type, numbers numerically, containers structurally. */
+extern bool AkJsonValuesEqual(const JsonbValue *a, const JsonbValue *b);
+
 /*
  * Compiles a filter's regular expression (advanced syntax, C collation) into
  * the current memory context.  With free_with_context the engine's memory is

@@ -3,6 +3,7 @@
  */
 #include "postgres.h"
 
+#include "filter_facts.h"
 #include "key_cache.h"
 #include "key_scope.h"
 #include "prefilter.h"
@@ -13,6 +14,12 @@
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
+
+/*
+ * The first block of an entry's context: a definition and its compiled
+ * views usually fit, so an entry costs one allocation of this size.
+ */
+#define ENTRY_BLOCK_SIZE 2048
 
 /* How many resolved keys a backend keeps. */
 static int	key_cache_size = 1000;
@@ -133,12 +140,19 @@ AkKeyCacheLookup(const uint8 *token_hash)
 	 */
 	epoch_before = epoch;
 	{
+		/*
+		 * The entry keeps the definition and what is compiled from it, nothing
+		 * of the lookup (tuples, descriptors): that is read in a scratch
+		 * context.  An entry is about 2 kB.
+		 */
 		MemoryContext entry_context = AllocSetContextCreate(cache_context, "access_key cached key",
-															ALLOCSET_SMALL_SIZES);
+															0, ENTRY_BLOCK_SIZE, ALLOCSET_SMALL_MAXSIZE);
+		MemoryContext scratch = AllocSetContextCreate(CurrentMemoryContext, "access_key key lookup",
+													  ALLOCSET_SMALL_SIZES);
 		AkStoredKey key;
 		bool		resolved;
 
-		old = MemoryContextSwitchTo(entry_context);
+		old = MemoryContextSwitchTo(scratch);
 		PG_TRY();
 		{
 			resolved = AkFetchKeyByTokenHash(token_hash, &key);
@@ -147,10 +161,19 @@ AkKeyCacheLookup(const uint8 *token_hash)
 		{
 			MemoryContextSwitchTo(old);
 			MemoryContextDelete(entry_context);
+			MemoryContextDelete(scratch);
 			PG_RE_THROW();
 		}
 		PG_END_TRY();
 		MemoryContextSwitchTo(old);
+		if (resolved)
+		{
+			AccessKey	definition = MemoryContextAlloc(entry_context, VARSIZE(key.definition));
+
+			memcpy(definition, key.definition, VARSIZE(key.definition));
+			key.definition = definition;
+		}
+		MemoryContextDelete(scratch);
 
 		entry = hash_search(entries, token_hash, HASH_ENTER, &found);
 		Assert(!found);
@@ -170,6 +193,14 @@ AkKeyCacheLookup(const uint8 *token_hash)
 	return entry;
 }
 
+const AkCachedKey *
+AkKeyCacheProbe(const uint8 *token_hash)
+{
+	if (entries == NULL || entries_epoch != epoch)
+		return NULL;
+	return hash_search(entries, token_hash, HASH_FIND, NULL);
+}
+
 const AkContextView *
 AkKeyCacheView(AkCachedKey *entry, AkContext context)
 {
@@ -179,13 +210,24 @@ AkKeyCacheView(AkCachedKey *entry, AkContext context)
 	if (!entry->view_ready[context])
 	{
 		MemoryContext old = MemoryContextSwitchTo(entry->context);
+		MemoryContext scratch = AllocSetContextCreate(CurrentMemoryContext, "access_key view",
+													  ALLOCSET_SMALL_SIZES);
 
 		view->context = context;
 		view->permitted = entry->active && AkPermitsAction(entry->key.definition, AkContextAction(context));
 		view->filters = AkCompileFilters(entry->key.definition, context);
-		view->prefilter = AkFiltersPrefilter(view->filters);
 		view->scope = AkCompileKeyScope(entry->key.definition);
+		/* The strings are built in scratch space and kept at their length. */
+		MemoryContextSwitchTo(scratch);
+		{
+			char	   *prefilter = AkFiltersPrefilter(view->filters);
+			char	   *shape = AkFiltersShape(view->filters, view->permitted);
+
+			view->prefilter = prefilter ? MemoryContextStrdup(entry->context, prefilter) : NULL;
+			view->shape = MemoryContextStrdup(entry->context, shape);
+		}
 		MemoryContextSwitchTo(old);
+		MemoryContextDelete(scratch);
 		entry->view_ready[context] = true;
 	}
 	return view;

@@ -33,6 +33,7 @@ typedef struct AkContextView
 	AkFilterList *filters;		/* the context's compiled filters */
 	char	   *prefilter;		/* jsonpath for GIN indexes, or NULL */
 	struct AkKeyScope *scope;	/* collections and timeframe (key_scope.h) */
+	char	   *shape;			/* AkFiltersShape: what cached plans depend on */
 } AkContextView;
 
 typedef struct AkCachedKey
@@ -53,6 +54,13 @@ extern void AkKeyCacheInit(void);
 
 /* The entry for a token hash, resolved from the key tables on a miss. */
 extern AkCachedKey *AkKeyCacheLookup(const uint8 *token_hash);
+
+/*
+ * The entry for a token hash if the cache holds it and it is current, else
+ * NULL; never reads the key tables, never allocates, never raises (for GUC
+ * assign hooks, plan_shape.c).
+ */
+extern const AkCachedKey *AkKeyCacheProbe(const uint8 *token_hash);
 
 /* Changes whenever the cache is invalidated: entries older than it are gone. */
 extern uint64 AkKeyCacheEpoch(void);

@@ -74,7 +74,9 @@ AkReadableView(Oid collection)
 /*
  * ak_filter_row(collection, properties): the SELECT policy of a protected
  * collection.  Whether the session's key may see the row; false without a
- * key, 42501 when the key may not read the collection at all.
+ * key, 42501 when the key may not read the collection at all.  (Plans hold
+ * its planned form, ak_filter_row_planned in index_values.c, which must
+ * check everything this checks.)
  */
 Datum
 ak_filter_row(PG_FUNCTION_ARGS)

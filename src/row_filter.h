@@ -10,9 +10,11 @@
 #include "key_cache.h"
 
 /*
- * The session key's view for reading a protected collection: NULL without a
- * key; 42501 when the key may not read it in the current context, or may
- * not read that collection at all (options.queries.collections).
+ * The session key's view for reading a protected collection, as the SELECT
+ * policy sees it: NULL without a key; 42501 when the key may not read it in
+ * the current context, or may not read that collection at all
+ * (options.queries.collections).  The values index conditions compare with
+ * (index_values.c) answer exactly as ak_filter_row does.
  */
 extern const AkContextView *AkReadableView(Oid collection);
 

@@ -15,6 +15,7 @@
 #include "compat.h"
 #include "key_cache.h"
 #include "last_used.h"
+#include "plan_shape.h"
 #include "session.h"
 
 #include "access/xact.h"
@@ -101,6 +102,15 @@ static void
 AssignKeySetting(const char *newval, void *extra)
 {
 	key_setting_generation++;
+	/* Cached plans made for another key's filters are re-planned (plan_shape.c). */
+	AkPlanShapeSettingAssigned(newval, context_setting);
+}
+
+/* A context has its own filters: cached plans made for others are re-planned (plan_shape.c). */
+static void
+AssignContextSetting(int newval, void *extra)
+{
+	AkPlanShapeSettingAssigned(key_setting, newval);
 }
 
 /* SHOW and current_setting() print this instead of the token. */
@@ -131,7 +141,7 @@ AkSessionInit(void)
 							 context_options,
 							 PGC_SUSET,
 							 GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE,
-							 CheckContextSetting, NULL, NULL);
+							 CheckContextSetting, AssignContextSetting, NULL);
 	AkKeyCacheInit();
 }
 
@@ -210,6 +220,12 @@ AkSessionTokenHash(void)
 	return AkSessionKey() ? current->token_hash : NULL;
 }
 
+uint64
+AkSessionKeyGeneration(void)
+{
+	return key_setting_generation;
+}
+
 AkContext
 AkCurrentContext(void)
 {
@@ -258,9 +274,22 @@ ak_use_key(PG_FUNCTION_ARGS)
 				 errmsg("ak_use_key with is_local = true has no effect outside a transaction block"),
 				 errhint("Call it after BEGIN, or pass is_local => false for the whole session.")));
 
-	/* If the key turns out invalid, the error rolls the setting back. */
-	(void) set_config_option(AK_KEY_SETTING, token, PGC_USERSET, PGC_S_SESSION,
-							 is_local ? GUC_ACTION_LOCAL : GUC_ACTION_SET, true, 0, false);
+	/*
+	 * If the key turns out invalid, the error rolls the setting back.  The
+	 * key is resolved right after it is set, so cached plans need not be
+	 * invalidated for a key the cache does not know yet (plan_shape.c).
+	 */
+	AkPlanShapeResolutionFollows(true);
+	PG_TRY();
+	{
+		(void) set_config_option(AK_KEY_SETTING, token, PGC_USERSET, PGC_S_SESSION,
+								 is_local ? GUC_ACTION_LOCAL : GUC_ACTION_SET, true, 0, false);
+	}
+	PG_FINALLY();
+	{
+		AkPlanShapeResolutionFollows(false);
+	}
+	PG_END_TRY();
 	sodium_memzero(token, strlen(token));
 
 	key = AkSessionKey();
@@ -269,6 +298,7 @@ ak_use_key(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("access key is not valid"),
 				 errdetail("The token is empty.")));
+	AkPlanShapeKeyResolved(AkSessionContextView()->shape);
 	id = palloc(sizeof(pg_uuid_t));
 	memcpy(id, &key->id, sizeof(pg_uuid_t));
 	PG_RETURN_UUID_P(id);

@@ -39,6 +39,13 @@ extern const uint8 *AkSessionTokenHash(void);
  */
 extern const AkContextView *AkSessionContextView(void);
 
+/*
+ * Changes whenever access_key.key is assigned.  With AkKeyCacheEpoch, the
+ * filter context and the transaction, it tells that the session's key is
+ * the one an earlier call saw (per-row functions remember answers by it).
+ */
+extern uint64 AkSessionKeyGeneration(void);
+
 /* The filter context in force (set while a saved query runs). */
 extern AkContext AkCurrentContext(void);
 

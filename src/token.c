@@ -10,6 +10,7 @@
 
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/pg_crc.h"
 
 PG_FUNCTION_INFO_V1(ak_hash_token);
 PG_FUNCTION_INFO_V1(ak_generate_token);
@@ -39,19 +40,26 @@ EncodeBase62(uint8 *bytes, int nbytes, char *out, int nchars)
 	}
 }
 
-/* CRC-32 (IEEE 802.3, as zlib), bitwise: tokens are short and rarely checked. */
+/*
+ * CRC-32 (IEEE 802.3, as zlib), by PostgreSQL's table: every key presented
+ * is checked, so this is on the path of each key switch.
+ */
 static uint32
 Crc32(const char *data, size_t len)
 {
-	uint32		crc = 0xFFFFFFFF;
+	pg_crc32	crc;
 
-	for (size_t i = 0; i < len; i++)
-	{
-		crc ^= (uint8) data[i];
-		for (int bit = 0; bit < 8; bit++)
-			crc = (crc >> 1) ^ (0xEDB88320 & -(crc & 1));
-	}
-	return ~crc;
+	INIT_TRADITIONAL_CRC32(crc);
+	COMP_TRADITIONAL_CRC32(crc, data, len);
+	FIN_TRADITIONAL_CRC32(crc);
+	return crc;
+}
+
+/* Whether c is a base62 digit, without scanning the digit string. */
+static bool
+IsBase62Digit(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
 }
 
 /* The 6 base62 characters of the CRC-32 of data[0..len). */
@@ -87,7 +95,7 @@ CheckNativeToken(const char *token, size_t len)
 	if (len != AK_TOKEN_LEN)
 		return AK_TOKEN_BAD_LENGTH;
 	for (size_t i = AK_TOKEN_PREFIX_LEN; i < len; i++)
-		if (token[i] == '\0' || strchr(base62_digits, token[i]) == NULL)
+		if (!IsBase62Digit(token[i]))
 			return AK_TOKEN_BAD_CHARACTER;
 	EncodeChecksum(token, AK_TOKEN_LEN - AK_TOKEN_CHECKSUM_CHARS, checksum);
 	if (memcmp(checksum, token + AK_TOKEN_LEN - AK_TOKEN_CHECKSUM_CHARS, AK_TOKEN_CHECKSUM_CHARS) != 0)

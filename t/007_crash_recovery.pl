@@ -1039,9 +1039,11 @@ for my $kill_mode (@rounds)
 		'0', "round $round: amcheck finds the extension's tables and their TOAST intact");
 	is($node->safe_psql('postgres', "$extension_rels
         SELECT count(*) FILTER (WHERE ok IS NOT NULL) = count(*) AND count(*) >= 8
-        FROM rels JOIN pg_index AS i ON i.indrelid = rels.oid,
+        FROM rels JOIN pg_index AS i ON i.indrelid = rels.oid
+             JOIN pg_class AS ic ON ic.oid = i.indexrelid
+             JOIN pg_am AS am ON am.oid = ic.relam AND am.amname = 'btree',
              LATERAL (SELECT bt_index_parent_check(i.indexrelid, true)::text AS ok) AS c"),
-		't', "round $round: amcheck finds each index of the extension and its TOAST consistent with its table");
+		't', "round $round: amcheck finds each B-tree index of the extension and its TOAST consistent with its table");
 
 	note sprintf("round %d (kill %s, %.1fs): key transactions acknowledged %d (creates %d, updates %d, revokes %d,"
 		  . " unrevokes %d, deletes %d), in doubt %d (%d committed), in progress at the kill %d, rolled back %d;"
