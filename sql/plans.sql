@@ -303,11 +303,43 @@ SELECT count(*) AS in_timeframe, 2 AS expected FROM public.plan_times;
 SELECT count(*) AS in_timeframe, 2 AS expected FROM public.plan_times;
 COMMIT;
 
+-- Estimates reveal nothing about rows the key cannot see.  c7's 200 events all have amount 5, everybody else's
+-- are spread from 0 to 2,000; two keys that see exactly c7's events, one filtering amount <= 5 and one amount
+-- <= 1500, get the same estimate.  Estimating each filter over every tenant's rows would give the second about 250
+-- times more, and a tenant deriving child keys could read any property's distribution through EXPLAIN.
+RESET ROLE;
+SET ROLE regress_plans_owner;
+CREATE TABLE public.plan_spread (id bigserial PRIMARY KEY, properties jsonb NOT NULL);
+INSERT INTO public.plan_spread (properties)
+SELECT jsonb_build_object('customer', jsonb_build_object('id', 'c' || i % 10),
+                          'amount', CASE WHEN i % 10 = 7 THEN 5 ELSE i END)
+FROM generate_series(1, 2000) AS i;
+ANALYZE public.plan_spread;
+SELECT ak_protect('public.plan_spread');
+GRANT SELECT ON public.plan_spread TO regress_plans_app;
+RESET ROLE;
+SELECT key AS c7_small FROM ak_create_key('{"name": "c7, amount <= 5", "permitted": ["queries"], "options": {"queries": {
+    "filters": [{"property_name": "customer.id", "operator": "eq", "property_value": "c7"},
+                {"property_name": "amount", "operator": "lte", "property_value": 5}]}}}') \gset
+SELECT key AS c7_wide FROM ak_create_key('{"name": "c7, amount <= 1500", "permitted": ["queries"], "options": {"queries": {
+    "filters": [{"property_name": "customer.id", "operator": "eq", "property_value": "c7"},
+                {"property_name": "amount", "operator": "lte", "property_value": 1500}]}}}') \gset
+SET ROLE regress_plans_app;
+BEGIN;
+SELECT ak_use_key(:'c7_small') IS NOT NULL;
+SELECT count(*) AS visible, pg_temp.estimated_rows('SELECT * FROM public.plan_spread') AS small_estimate
+FROM public.plan_spread \gset
+SELECT ak_use_key(:'c7_wide') IS NOT NULL;
+SELECT count(*) = :visible AS same_rows,
+       pg_temp.estimated_rows('SELECT * FROM public.plan_spread') = :small_estimate AS same_estimate
+FROM public.plan_spread;
+COMMIT;
+
 RESET ROLE;
 RESET max_parallel_workers_per_gather;
 DEALLOCATE ALL;
 DROP OWNED BY regress_plans_app;
-DROP TABLE public.plan_events, public.plan_times;
+DROP TABLE public.plan_events, public.plan_times, public.plan_spread;
 REVOKE CREATE ON SCHEMA public FROM regress_plans_owner;
 REVOKE EXECUTE ON FUNCTION ak_protect(regclass, name, name) FROM regress_plans_owner;
 DROP ROLE regress_plans_app;

@@ -228,7 +228,14 @@ ChooseGinTerms(PlannerInfo *root, const AkContextView *view, Node *properties, b
 	if (n == 0)
 		return NULL;
 	qsort(ranked, n, sizeof(RankedTerm), CompareRankedTerms);
-	if (ranked[0].selectivity > GIN_MAX_SELECTIVITY)
+	/*
+	 * Whether the key reads few enough rows is judged from every filter at
+	 * once, over the sampled rows it would see itself: a term's own share of
+	 * every tenant's rows is not for its plan to show (selectivity.c).  Next
+	 * to a B-tree condition, a term must be selective on its own (blind).
+	 */
+	if (AkEstimateFilters(root, sample, properties, filters, NULL) > GIN_MAX_SELECTIVITY ||
+		(!bms_is_empty(btree_checked) && ranked[0].selectivity > GIN_MAX_SELECTIVITY))
 		return NULL;
 	chosen = palloc(sizeof(Datum) * n);
 	chosen[(*nterms)++] = Int32GetDatum(ranked[0].position);

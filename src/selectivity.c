@@ -2,21 +2,25 @@
  * selectivity.c — how many rows a key's filters let through (see
  * selectivity.h).
  *
- * As jsonb's own estimators for @> and @@ do (matchingsel), each filter is
- * run over the sample that ANALYZE keeps of the properties column: the most
- * common values count with their frequencies, and the histogram entries
- * stand for the other non-null rows.  Unlike them, it does so also for
- * tables under row-level security: PostgreSQL withholds statistics from
- * operators that are not leakproof on such tables, because an operator
- * could print the values it is given; the filters print nothing, and what
- * the estimate reveals is the share of rows the key's own filters accept,
- * which the key can count anyway.
- *
- * A value that an eq or in filter pins, yet no sampled row holds, is
- * estimated from the number of distinct values the sample suggests for the
- * path (the Duj1 estimator ANALYZE itself uses), not by a floor: 1 customer
- * among 1,000 is 0.1% of the rows, not "less than one histogram bucket".
- * Filters combine as independent, as separate WHERE clauses do.
+ * Estimates may reveal nothing about rows the key cannot see.  PostgreSQL
+ * withholds column statistics from operators that are not leakproof on
+ * tables under row-level security, because a plan's estimates show what
+ * the statistics hold; a child key chooses its own filters, so estimating
+ * each filter over every tenant's rows would let a tenant read the
+ * distribution of any property through EXPLAIN.  So:
+ *   - the filters are run together over the sample ANALYZE keeps of the
+ *     properties column (most common values with their frequencies, the
+ *     histogram standing for the other rows): the share of sampled rows the
+ *     key itself would see, which it can count anyway;
+ *   - when it sees none of them, and to rank GIN terms, each filter is
+ *     estimated blind: a pinned value (eq, in, an or of them) as the share
+ *     of one value among the distinct values the sample suggests for the
+ *     path (the Duj1 estimator ANALYZE uses, as PostgreSQL's own estimate of
+ *     the added B-tree condition does from the index's statistics); any
+ *     other filter by PostgreSQL's default for its kind of operator.
+ * What an estimate can show is thus the key's own share of the rows, how
+ * often a pinned path is present, and about how many distinct values it
+ * holds (docs/security.md).
  */
 #include "postgres.h"
 
@@ -36,9 +40,8 @@
 #include "utils/selfuncs.h"
 #include "utils/syscache.h"
 
-/* Histograms below this size say little; PostgreSQL's generic estimator uses 10 and 100. */
+/* Histograms below this size say little (PostgreSQL's generic estimator's threshold). */
 #define MIN_HISTOGRAM 10
-#define TRUSTED_HISTOGRAM 100
 
 typedef struct SampleKey
 {
@@ -328,53 +331,23 @@ UnseenValueShare(PlannerInfo *root, const AkPropertySample *sample, Node *proper
 Selectivity
 AkEstimateFilter(PlannerInfo *root, const AkPropertySample *sample, Node *properties, const AkFilter *f)
 {
-	double		mcv_share = 0;
-	double		rest;
-	int			matches = 0;
+	List	   *pinned;
 
-	if (sample == NULL)
-		return DefaultSelectivity(f);
-
-	for (int i = 0; i < sample->nmcv; i++)
-		if (AkFilterMatches(f, sample->mcv[i]))
-			mcv_share += sample->mcv_freq[i];
-
-	if (sample->nhist < MIN_HISTOGRAM)
-		rest = DefaultSelectivity(f);
-	else
+	if (sample != NULL && sample->nhist >= MIN_HISTOGRAM &&
+		AkFilterPinsPath(f, FirstLeaf(f)->property_name, &pinned))
 	{
-		List	   *pinned;
+		double		share = UnseenValueShare(root, sample, properties, FirstLeaf(f));
 
-		for (int i = 0; i < sample->nhist; i++)
-			if (AkFilterMatches(f, sample->hist[i]))
-				matches++;
-		rest = (double) matches / sample->nhist;
-		if (matches == 0 && AkFilterPinsPath(f, FirstLeaf(f)->property_name, &pinned))
-		{
-			double		share = UnseenValueShare(root, sample, properties, FirstLeaf(f));
-
-			rest = share >= 0 ? share * list_length(pinned) : Max(rest, 0.0001);
-		}
-		else
-		{
-			if (sample->nhist < TRUSTED_HISTOGRAM)
-			{
-				double		weight = sample->nhist / (double) TRUSTED_HISTOGRAM;
-
-				rest = rest * weight + DefaultSelectivity(f) * (1.0 - weight);
-			}
-			/* As PostgreSQL's estimators: no histogram proves "none" or "all". */
-			rest = Max(rest, 0.0001);
-			rest = Min(rest, 0.9999);
-		}
+		if (share >= 0)
+			return Max(0.0001, Min(1.0, share * list_length(pinned) * (1.0 - sample->nullfrac)));
 	}
-	rest *= 1.0 - sample->nullfrac - sample->mcv_total;
-	return Max(0.0, Min(1.0, mcv_share + Max(rest, 0.0)));
+	return DefaultSelectivity(f);
 }
 
-Selectivity
-AkEstimateFilters(PlannerInfo *root, const AkPropertySample *sample, Node *properties,
-				  const AkFilterList *list, const Bitmapset *skip)
+/* The product of the blind estimates of the filters not in skip. */
+static Selectivity
+BlindProduct(PlannerInfo *root, const AkPropertySample *sample, Node *properties,
+			 const AkFilterList *list, const Bitmapset *skip)
 {
 	Selectivity s = 1.0;
 
@@ -382,6 +355,39 @@ AkEstimateFilters(PlannerInfo *root, const AkPropertySample *sample, Node *prope
 		if (!bms_is_member(i + 1, skip))
 			s *= AkEstimateFilter(root, sample, properties, &list->filters[i]);
 	return s;
+}
+
+Selectivity
+AkEstimateFilters(PlannerInfo *root, const AkPropertySample *sample, Node *properties,
+				  const AkFilterList *list, const Bitmapset *skip)
+{
+	double		mcv_share = 0;
+	int			matches = 0;
+	Selectivity seen;
+	int			member;
+
+	if (sample == NULL || sample->nhist < MIN_HISTOGRAM)
+		return BlindProduct(root, sample, properties, list, skip);
+
+	/* Every filter at once: the sampled rows the key itself would see. */
+	for (int i = 0; i < sample->nmcv; i++)
+		if (AkFiltersMatch(list, sample->mcv[i]))
+			mcv_share += sample->mcv_freq[i];
+	for (int i = 0; i < sample->nhist; i++)
+		if (AkFiltersMatch(list, sample->hist[i]))
+			matches++;
+	/* It sees none of them: the sample tells nothing more. */
+	if (mcv_share == 0 && matches == 0)
+		return BlindProduct(root, sample, properties, list, skip);
+
+	seen = mcv_share + ((double) matches / sample->nhist) * (1.0 - sample->nullfrac - sample->mcv_total);
+	seen = Max(0.0001, Min(1.0, seen));
+	/* The planner estimates the index conditions on skipped filters itself: their share is divided out. */
+	member = -1;
+	while ((member = bms_next_member(skip, member)) >= 0)
+		if (member >= 1 && member <= list->nfilters)
+			seen /= AkEstimateFilter(root, sample, properties, &list->filters[member - 1]);
+	return Min(1.0, seen);
 }
 
 static double

@@ -23,14 +23,19 @@ typedef struct AkPropertySample AkPropertySample;
  */
 extern const AkPropertySample *AkFetchPropertySample(PlannerInfo *root, Node *properties);
 
-/* The fraction of rows passing one filter (sample: NULL for defaults). */
+/*
+ * The fraction of rows passing one filter, judged blind: from how many
+ * distinct values a path it pins holds, else by the operator's default
+ * (sample: NULL for defaults).  Never from which sampled rows it accepts.
+ */
 extern Selectivity AkEstimateFilter(PlannerInfo *root, const AkPropertySample *sample, Node *properties,
 									const AkFilter *f);
 
 /*
- * The fraction of rows passing every filter of the list except those whose
- * 1-based positions are in skip (the plan checks them through index
- * conditions, which the planner estimates itself).
+ * The fraction of rows passing every filter of the list, with the share of
+ * those whose 1-based positions are in skip divided out (the plan checks
+ * them through index conditions, which the planner estimates itself).  From
+ * the sampled rows the key itself would see (selectivity.c).
  */
 extern Selectivity AkEstimateFilters(PlannerInfo *root, const AkPropertySample *sample, Node *properties,
 									 const AkFilterList *list, const Bitmapset *skip);
