@@ -795,3 +795,12 @@ COMMENT ON FUNCTION access_key.ak_filter_text_upper(regclass, text)
 -- (src/key_lookup.c).
 CREATE INDEX key_tokens_token_hash_idx ON access_key.key_tokens USING hash (token_hash);
 CREATE INDEX keys_id_idx ON access_key.keys USING hash (id);
+
+------------------------------------------------------------------------------
+-- The event triggers fire whatever session_replication_role is (ENABLE
+-- ALWAYS), as the key tables' triggers do: a partition created while it is
+-- "replica" is protected all the same.
+------------------------------------------------------------------------------
+
+ALTER EVENT TRIGGER access_key_collection_dropped ENABLE ALWAYS;
+ALTER EVENT TRIGGER access_key_collection_changed ENABLE ALWAYS;

@@ -65,7 +65,7 @@ BEGIN
             token := CASE WHEN (side + i) % 2 = 0 THEN parent_token ELSE child_token END;
             IF invalidate THEN
                 -- the statement trigger fires for no rows too: every backend's key cache is emptied
-                UPDATE access_key.keys SET updated_at = updated_at WHERE false;
+                UPDATE access_key.keys SET definition = definition WHERE false;
             END IF;
             PERFORM set_config('access_key.key', token, false);
             t0 := clock_timestamp();

@@ -434,6 +434,26 @@ SELECT count(*) AS tokens_left FROM access_key.key_tokens WHERE key_id = :'too_d
 SET ROLE regress_ck_app;
 BEGIN; SELECT ak_use_key(:'deepest'); ROLLBACK;
 RESET ROLE;
+
+-- A tree of keys holds at most access_key.max_derived_keys derived keys, counted from its root, so a tenant
+-- cannot fill the key tables: here 3, and a grandchild's child is the root's fourth.
+SET access_key.max_derived_keys = 3;
+SET ROLE regress_ck_admin;
+SELECT key AS quota_root FROM ak_create_key('{"name": "quota root", "permitted": ["queries", "keys"]}') \gset
+RESET ROLE;
+SET ROLE regress_ck_app;
+BEGIN; SELECT pg_temp.derive_chain(:'quota_root', 2) AS quota_grandchild \gset
+COMMIT;
+BEGIN; SELECT ak_use_key(:'quota_root') IS NOT NULL;
+SELECT definition FROM ak_derive_key('{"name": "third", "permitted": ["queries"]}');
+COMMIT;
+BEGIN; SELECT ak_use_key(:'quota_grandchild') IS NOT NULL;
+SELECT definition FROM ak_derive_key('{"name": "fourth", "permitted": ["queries"]}');
+ROLLBACK;
+-- Only a superuser sets the bound.
+SET access_key.max_derived_keys = 1000000;
+RESET ROLE;
+RESET access_key.max_derived_keys;
 SET ROLE regress_ck_admin;
 SELECT ak_delete_key(:'ada_id');
 SELECT count(*) AS ada_family_left FROM ak_list_keys() WHERE name LIKE 'Ada%' OR name LIKE 'red%';

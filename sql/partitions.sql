@@ -40,6 +40,14 @@ SELECT c.relname, c.relrowsecurity AS rls,
         WHERE t.tgrelid = c.oid AND NOT t.tgisinternal) AS triggers
 FROM pg_class AS c WHERE c.relname LIKE 'pt_events%' AND c.relkind IN ('r', 'p') ORDER BY c.relname;
 SELECT collection FROM access_key.collections;
+-- A partition created while session_replication_role is replica is protected all the same: the event
+-- triggers fire in every role (ENABLE ALWAYS), as the key tables' triggers do.
+SET session_replication_role = replica;
+CREATE TABLE public.pt_events_2026_05 PARTITION OF public.pt_events FOR VALUES FROM ('2026-05-01') TO ('2026-06-01');
+RESET session_replication_role;
+SELECT relrowsecurity AS rls, (SELECT count(*) FROM pg_policy WHERE polrelid = c.oid) AS policies
+FROM pg_class AS c WHERE oid = 'public.pt_events_2026_05'::regclass;
+DROP TABLE public.pt_events_2026_05;
 
 SELECT key AS k_a FROM ak_create_key('{"name": "a", "permitted": ["writes", "queries"],
     "options": {"writes": {"autofill": {"customer": {"id": "a"}}},

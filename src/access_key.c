@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include "compat.h"
+#include "key_derive.h"
 #include "key_scope.h"
 #include "last_used.h"
 #include "plan_shape.h"
@@ -31,6 +32,7 @@ _PG_init(void)
 	AkSchemaInit();
 	AkLastUsedInit();
 	AkKeyScopeInit();
+	AkKeyDeriveInit();
 	AkPlanShapeInit();
 	AkReserveGucPrefix("access_key");
 }

@@ -3,6 +3,7 @@
  */
 #include "postgres.h"
 
+#include "catalog.h"
 #include "key_admin.h"
 #include "key_chain.h"
 #include "key_derive.h"
@@ -10,9 +11,99 @@
 #include "permits.h"
 #include "session.h"
 
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "utils/guc.h"
 #include "utils/timestamp.h"
+#include "utils/uuid.h"
 
 PG_FUNCTION_INFO_V1(ak_derive_key);
+
+/* How many derived keys one tree of keys may hold (access_key.max_derived_keys). */
+static int	max_derived_keys = 1000;
+
+void
+AkKeyDeriveInit(void)
+{
+	DefineCustomIntVariable("access_key.max_derived_keys",
+							"How many keys may be derived, in all, from one root access key and its descendants.",
+							"ak_derive_key refuses a key beyond it; 0 refuses every derived key.",
+							&max_derived_keys,
+							1000, 0, 1000000,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+}
+
+static void
+ReportKeyDeleted(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+			 errmsg("access key is not valid"),
+			 errdetail("No key matches the token; it may have been deleted.")));
+}
+
+/*
+ * Locks the parent's row against a concurrent ak_delete_key until this
+ * transaction ends.  A delete that committed first leaves nothing to lock:
+ * the session's key is reported deleted, as at its next use, rather than
+ * by the child's foreign key.
+ */
+static void
+LockParentKey(pg_uuid_t *parent_id)
+{
+	Oid			argtypes[1] = {UUIDOID};
+	Datum		args[1] = {UUIDPGetDatum(parent_id)};
+
+	if (AkCatalogExecute("SELECT FROM access_key.keys WHERE id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE",
+						 1, argtypes, args, NULL) == 0)
+		ReportKeyDeleted();
+}
+
+/*
+ * Refuses a child beyond access_key.max_derived_keys in the parent's tree,
+ * counting the keys committed before this statement.  Derives are not
+ * serialized (a lock on the root's row would let a tenant's open
+ * transaction hold up an admin revoking it), so sessions deriving at the
+ * same moment can each take the last place: the bound is exceeded by at
+ * most their number.
+ */
+static void
+RequireRoomInTree(pg_uuid_t *parent_id)
+{
+	Oid			argtypes[1] = {UUIDOID};
+	Datum		args[1] = {UUIDPGetDatum(parent_id)};
+	TupleDesc	desc;
+	HeapTuple	row;
+	bool		isnull;
+	Datum		root;
+	int64		derived;
+
+	row = AkCatalogExecuteReturning("WITH RECURSIVE up AS ("
+									" SELECT id, parent_id FROM access_key.keys WHERE id OPERATOR(pg_catalog.=) $1"
+									" UNION ALL SELECT k.id, k.parent_id FROM access_key.keys AS k, up"
+									" WHERE k.id OPERATOR(pg_catalog.=) up.parent_id)"
+									" SELECT id FROM up WHERE parent_id IS NULL",
+									1, argtypes, args, NULL, &desc);
+	if (row == NULL)
+		ReportKeyDeleted();
+	root = heap_getattr(row, 1, desc, &isnull);
+	row = AkCatalogExecuteReturning("WITH RECURSIVE down AS ("
+									" SELECT id FROM access_key.keys WHERE parent_id OPERATOR(pg_catalog.=) $1"
+									" UNION ALL SELECT k.id FROM access_key.keys AS k, down"
+									" WHERE k.parent_id OPERATOR(pg_catalog.=) down.id)"
+									" SELECT pg_catalog.count(*) FROM down",
+									1, argtypes, &root, NULL, &desc);
+	derived = DatumGetInt64(heap_getattr(row, 1, desc, &isnull));
+	if (derived >= max_derived_keys)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many keys derived from one root key"),
+				 errdetail("The key this session presents descends from a root key from which %lld keys are already derived; access_key.max_derived_keys is %d.",
+						   (long long) derived, max_derived_keys),
+				 errhint("Ask an admin to delete unused derived keys, or to raise access_key.max_derived_keys.")));
+}
 
 /*
  * ak_derive_key(definition, expires_at): creates a child of the session's
@@ -74,6 +165,8 @@ ak_derive_key(PG_FUNCTION_ARGS)
 				 errdetail("The key this session presents already has %d.", AK_MAX_KEY_DEPTH)));
 	/* The child's effective definition must be computable (for example, not too large). */
 	(void) AkNarrowDefinition(parent->definition, requested);
+	LockParentKey(&parent_id);
+	RequireRoomInTree(&parent_id);
 
 	AkCreateKeyWithToken(fcinfo, requested, 1, &parent_id, parent_token_hash, AK_AUDIT_DERIVE);
 	return (Datum) 0;
