@@ -65,3 +65,12 @@ RESET ROLE;
 SET ROLE regress_review_app;
 BEGIN; SELECT * FROM pg_temp.keyed_secrets('items'); COMMIT;
 RESET ROLE;
+
+DEALLOCATE ALL;
+DROP OWNED BY regress_review_app;
+DROP TABLE public.review_events;
+DROP COLLATION public.review_ci;
+REVOKE CREATE ON SCHEMA public FROM regress_review_owner;
+REVOKE EXECUTE ON FUNCTION ak_protect(regclass, name, name) FROM regress_review_owner;
+DROP ROLE regress_review_app;
+DROP ROLE regress_review_owner;
