@@ -36,6 +36,8 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
+
 #include "compat.h"
 #include "filter_facts.h"
 #include "index_terms.h"
@@ -181,8 +183,33 @@ AppendSegment(StringInfo path, const char *segment, int len)
 }
 
 /*
+ * Whether #> or #>> (jsonb_extract_path) would take a step as an array
+ * subscript: on an array it reads the element at strtol(step), where the
+ * filter's path, stepping through objects only, finds nothing
+ * ({"items": ["a"]} #>> '{items,0}' is 'a', but items.0 eq "a" rejects the
+ * row).  An index on such a path selects rows the filter rejects.
+ */
+static bool
+MayStepIntoArray(const char *segment, int len)
+{
+	int			i = 0;
+
+	while (i < len && isspace((unsigned char) segment[i]))
+		i++;
+	if (i < len && (segment[i] == '+' || segment[i] == '-'))
+		i++;
+	if (i == len)
+		return false;
+	for (; i < len; i++)
+		if (!isdigit((unsigned char) segment[i]))
+			return false;
+	return true;
+}
+
+/*
  * Reads expr as a path into a jsonb column: properties -> 'a' ->> 'b',
- * properties #>> '{a,b}', ... ; false for anything else.
+ * properties #>> '{a,b}', ... ; false for anything else, and for #> or #>>
+ * with a step that may subscript an array.
  */
 static bool
 ParsePathExpression(Node *expr, StringInfo path, AttrNumber *attno, bool *text_form, bool outermost)
@@ -240,8 +267,10 @@ ParsePathExpression(Node *expr, StringInfo path, AttrNumber *attno, bool *text_f
 		deconstruct_array(DatumGetArrayTypeP(key->constvalue), TEXTOID, -1, false, TYPALIGN_INT,
 						  &elems, &nulls, &n);
 		for (int i = 0; i < n; i++)
-			if (nulls[i] || !AppendSegment(path, VARDATA_ANY(DatumGetPointer(elems[i])),
-										   VARSIZE_ANY_EXHDR(DatumGetPointer(elems[i]))))
+			if (nulls[i] ||
+				MayStepIntoArray(VARDATA_ANY(DatumGetPointer(elems[i])), VARSIZE_ANY_EXHDR(DatumGetPointer(elems[i]))) ||
+				!AppendSegment(path, VARDATA_ANY(DatumGetPointer(elems[i])),
+							   VARSIZE_ANY_EXHDR(DatumGetPointer(elems[i]))))
 				return false;
 		return n > 0;
 	}
@@ -276,10 +305,18 @@ IndexedPathOf(Relation index)
 	ip->opcintype = index->rd_opcintype[0];
 	ip->collation = index->rd_indcollation[0];
 	ip->ordered = (am == BTREE_AM_OID);
-	ip->bytewise = text_form && (ip->opfamily == TEXT_PATTERN_BTREE_FAM_OID ||
-								 (OidIsValid(ip->collation) && AkCollationIsC(ip->collation)));
 	if (ip->opcintype != (text_form ? TEXTOID : JSONBOID))
 		return NULL;
+
+	/*
+	 * Under a nondeterministic collation = is not byte equality ('ACME'
+	 * equals 'acme' case-insensitively): a condition on such an index would
+	 * select rows the filter rejects.
+	 */
+	if (text_form && OidIsValid(ip->collation) && !get_collation_isdeterministic(ip->collation))
+		return NULL;
+	ip->bytewise = text_form && (ip->opfamily == TEXT_PATTERN_BTREE_FAM_OID ||
+								 (OidIsValid(ip->collation) && AkCollationIsC(ip->collation)));
 	return ip;
 }
 
@@ -379,15 +416,26 @@ Comparison(const IndexedPath *ip, int strategy, Expr *left, Expr *right, bool an
 {
 	Oid			opno = get_opfamily_member(ip->opfamily, ip->opcintype, ip->opcintype, strategy);
 	Oid			collation = ip->text_form ? ip->collation : InvalidOid;
+	Oid			fn;
 
 	if (!OidIsValid(opno))
+		return NULL;
+
+	/*
+	 * Only the built-in comparisons whose meaning the filters' facts assume:
+	 * an operator family of the table owner's may map = to anything.
+	 */
+	fn = get_opcode(opno);
+	if (strategy == (ip->ordered ? BTEqualStrategyNumber : HTEqualStrategyNumber) ? fn != (ip->text_form ? F_TEXTEQ : F_JSONB_EQ)
+		: !(ip->text_form && (fn == F_TEXT_GE || fn == F_TEXT_LT || fn == F_TEXT_PATTERN_GE ||
+							  fn == F_TEXT_PATTERN_LT)))
 		return NULL;
 	if (any)
 	{
 		ScalarArrayOpExpr *saop = makeNode(ScalarArrayOpExpr);
 
 		saop->opno = opno;
-		saop->opfuncid = get_opcode(opno);
+		saop->opfuncid = fn;
 		saop->useOr = true;
 		saop->inputcollid = collation;
 		saop->args = list_make2(left, right);
@@ -398,7 +446,7 @@ Comparison(const IndexedPath *ip, int strategy, Expr *left, Expr *right, bool an
 	{
 		OpExpr	   *op = (OpExpr *) make_opclause(opno, BOOLOID, false, left, right, InvalidOid, collation);
 
-		op->opfuncid = get_opcode(opno);
+		op->opfuncid = fn;
 		return (Expr *) op;
 	}
 }
