@@ -166,7 +166,7 @@ ALTER TABLE public.atk_2024 DISABLE ROW LEVEL SECURITY;
 ALTER TABLE public.atk_2024 DISABLE TRIGGER access_key_autofill;
 ALTER TABLE public.atk_2025 ENABLE REPLICA TRIGGER access_key_autofill;
 RESET ROLE;
-ALTER EVENT TRIGGER access_key_collection_changed ENABLE;
+ALTER EVENT TRIGGER access_key_collection_changed ENABLE ALWAYS;
 SELECT * FROM ak_check_setup('regress_atk_app') WHERE severity = 'critical';
 -- What the findings are about: Ada writes Bob's customer.id into atk_2024,
 -- and a keyed read of atk_2024 shows every tenant's rows.
