@@ -24,7 +24,6 @@
 #include "compat.h"
 #include "filter_facts.h"
 #include "key_cache.h"
-#include "key_scope.h"
 #include "prefilter.h"
 #include "row_filter.h"
 #include "session.h"
@@ -345,12 +344,8 @@ ak_filter_row_planned(PG_FUNCTION_ARGS)
 	if (view == NULL)
 		PG_RETURN_BOOL(false);
 	/* The timeframe by keen.timestamp, as ak_filter_row checks it (every row: never all skipped). */
-	if (AkScopeTimeFromProperties(view->scope, PG_GETARG_OID(0)))
-	{
-		properties = PG_GETARG_JSONB_P(1);
-		if (!AkScopePropertiesInTimeframe(view->scope, properties))
-			PG_RETURN_BOOL(false);
-	}
+	if (!AkRowInTimeframe(view, PG_GETARG_OID(0), PG_GETARG_DATUM(1), &properties))
+		PG_RETURN_BOOL(false);
 	if (view->filters->nfilters == 0)
 		PG_RETURN_BOOL(true);
 	if (PG_ARGISNULL(2) || PG_ARGISNULL(3))

@@ -71,6 +71,15 @@ AkReadableView(Oid collection)
 	return NULL;
 }
 
+bool
+AkRowInTimeframe(const AkContextView *view, Oid collection, Datum properties, Jsonb **detoasted)
+{
+	if (!AkScopeTimeFromProperties(view->scope, collection))
+		return true;
+	*detoasted = DatumGetJsonbP(properties);
+	return AkScopePropertiesInTimeframe(view->scope, *detoasted);
+}
+
 /*
  * ak_filter_row(collection, properties): the SELECT policy of a protected
  * collection.  Whether the session's key may see the row; false without a
@@ -90,13 +99,8 @@ ak_filter_row(PG_FUNCTION_ARGS)
 	if (view == NULL || PG_ARGISNULL(1))
 		PG_RETURN_BOOL(false);
 	properties = NULL;
-	/* The timeframe by keen.timestamp, for collections without a time column. */
-	if (AkScopeTimeFromProperties(view->scope, PG_GETARG_OID(0)))
-	{
-		properties = PG_GETARG_JSONB_P(1);
-		if (!AkScopePropertiesInTimeframe(view->scope, properties))
-			PG_RETURN_BOOL(false);
-	}
+	if (!AkRowInTimeframe(view, PG_GETARG_OID(0), PG_GETARG_DATUM(1), &properties))
+		PG_RETURN_BOOL(false);
 	if (view->filters->nfilters == 0)
 		PG_RETURN_BOOL(true);
 	PG_RETURN_BOOL(AkFiltersMatch(view->filters, properties ? properties : PG_GETARG_JSONB_P(1)));

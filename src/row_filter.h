@@ -9,6 +9,8 @@
 
 #include "key_cache.h"
 
+#include "utils/jsonb.h"
+
 /*
  * The session key's view for reading a protected collection, as the SELECT
  * policy sees it: NULL without a key; 42501 when the key may not read it in
@@ -17,5 +19,12 @@
  * (index_values.c) answer exactly as ak_filter_row does.
  */
 extern const AkContextView *AkReadableView(Oid collection);
+
+/*
+ * Whether a row passes the key's timeframe when the collection has no time
+ * column (by its keen.timestamp property; a time column is checked by the
+ * policy's ak_in_timeframe).  *detoasted is set when the row was read.
+ */
+extern bool AkRowInTimeframe(const AkContextView *view, Oid collection, Datum properties, Jsonb **detoasted);
 
 #endif							/* ACCESS_KEY_ROW_FILTER_H */
