@@ -374,18 +374,11 @@ DatasetRefreshIsDue(const Dataset *ds, TimestampTz now)
 												   IntervalPGetDatum(ds->refresh_rate))) <= now;
 }
 
-typedef struct DatasetRefreshRequest
-{
-	const char *name;
-	TimestampTz now;
-	bool		refreshed;
-} DatasetRefreshRequest;
-
 /* Refreshes one dataset if, once locked, it is still due. */
 static void
 RefreshDueDataset(void *arg)
 {
-	DatasetRefreshRequest *req = arg;
+	AkRefreshRequest *req = arg;
 	Dataset		ds;
 
 	req->refreshed = false;
@@ -395,28 +388,20 @@ RefreshDueDataset(void *arg)
 	req->refreshed = true;
 }
 
+/* The name of a datasets row whose refresh is due at now, else NULL. */
+static const char *
+DueDatasetName(HeapTuple row, TupleDesc desc, TimestampTz now)
+{
+	Dataset		ds;
+
+	ReadDataset(row, desc, &ds);
+	return DatasetRefreshIsDue(&ds, now) ? ds.name : NULL;
+}
+
 int
 AkRefreshDueDatasets(TimestampTz now)
 {
-	TupleDesc	desc;
-	List	   *rows = AkCatalogScan("datasets", AK_CATALOG_STATEMENT_SNAPSHOT, &desc);
-	ListCell   *lc;
-	int			refreshed = 0;
-
-	foreach(lc, rows)
-	{
-		Dataset		ds;
-		DatasetRefreshRequest req;
-
-		ReadDataset(lfirst(lc), desc, &ds);
-		if (!DatasetRefreshIsDue(&ds, now))
-			continue;
-		req.name = ds.name;
-		req.now = now;
-		if (AkTryOrWarn(RefreshDueDataset, &req, psprintf("could not refresh dataset \"%s\"", ds.name)))
-			refreshed += req.refreshed ? 1 : 0;
-	}
-	return refreshed;
+	return AkRefreshEachDue("datasets", "dataset", DueDatasetName, RefreshDueDataset, now);
 }
 
 /* ak_delete_dataset(name): deletes a dataset and its stored rows; true. */

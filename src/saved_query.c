@@ -316,13 +316,6 @@ RefreshIsDue(const SavedQuery *q, TimestampTz now)
 	return due <= now;
 }
 
-typedef struct RefreshRequest
-{
-	const char *name;
-	TimestampTz now;
-	bool		refreshed;
-} RefreshRequest;
-
 /*
  * Refreshes one cached query if it is still due: locks its row, re-reads it
  * (the lock waits for a concurrent update or delete, and the re-read sees
@@ -332,7 +325,7 @@ typedef struct RefreshRequest
 static void
 RefreshOne(void *arg)
 {
-	RefreshRequest *req = arg;
+	AkRefreshRequest *req = arg;
 	Oid			types[2] = {TEXTOID, JSONBOID};
 	Datum		args[2] = {CStringGetTextDatum(req->name), (Datum) 0};
 	TupleDesc	desc;
@@ -358,28 +351,20 @@ RefreshOne(void *arg)
 	req->refreshed = true;
 }
 
+/* The name of a saved_queries row whose refresh is due at now, else NULL. */
+static const char *
+DueCachedQueryName(HeapTuple row, TupleDesc desc, TimestampTz now)
+{
+	SavedQuery	q;
+
+	ReadSavedQuery(row, desc, &q);
+	return RefreshIsDue(&q, now) ? q.name : NULL;
+}
+
 int
 AkRefreshDueCachedQueries(TimestampTz now)
 {
-	TupleDesc	desc;
-	List	   *rows = AkCatalogScan("saved_queries", AK_CATALOG_STATEMENT_SNAPSHOT, &desc);
-	ListCell   *lc;
-	int			refreshed = 0;
-
-	foreach(lc, rows)
-	{
-		SavedQuery	q;
-		RefreshRequest req;
-
-		ReadSavedQuery(lfirst(lc), desc, &q);
-		if (!RefreshIsDue(&q, now))
-			continue;
-		req.name = q.name;
-		req.now = now;
-		if (AkTryOrWarn(RefreshOne, &req, psprintf("could not refresh cached query \"%s\"", q.name)))
-			refreshed += req.refreshed ? 1 : 0;
-	}
-	return refreshed;
+	return AkRefreshEachDue("saved_queries", "cached query", DueCachedQueryName, RefreshOne, now);
 }
 
 /*

@@ -8,6 +8,7 @@
  */
 #include "postgres.h"
 
+#include "catalog.h"
 #include "subtransaction.h"
 
 #include "access/xact.h"
@@ -76,4 +77,26 @@ AkErrorStopsEverything(const ErrorData *error)
 		default:
 			return false;
 	}
+}
+
+int
+AkRefreshEachDue(const char *table, const char *what,
+				 const char *(*due_name) (HeapTuple row, TupleDesc desc, TimestampTz now),
+				 void (*refresh) (void *request), TimestampTz now)
+{
+	TupleDesc	desc;
+	List	   *rows = AkCatalogScan(table, AK_CATALOG_STATEMENT_SNAPSHOT, &desc);
+	ListCell   *lc;
+	int			refreshed = 0;
+
+	foreach(lc, rows)
+	{
+		AkRefreshRequest req = {.name = due_name(lfirst(lc), desc, now),.now = now};
+
+		if (req.name == NULL)
+			continue;
+		if (AkTryOrWarn(refresh, &req, psprintf("could not refresh %s \"%s\"", what, req.name)))
+			refreshed += req.refreshed ? 1 : 0;
+	}
+	return refreshed;
 }
