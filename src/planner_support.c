@@ -23,6 +23,7 @@
 
 #include "compat.h"
 #include "index_terms.h"
+#include "key_scope.h"
 #include "plan_shape.h"
 #include "planner_support.h"
 #include "prefilter.h"
@@ -139,6 +140,38 @@ Simplify(SupportRequestSimplify *req, FunctionCallInfo fcinfo)
 	return AkIndexedFilterConditions(req->root, req->fcall, view);
 }
 
+/*
+ * The share of rows the key's filters pass, as ak_filter_row would decide
+ * for collection (NULL for ak_apply_filters(properties), which checks only
+ * the filters).  The sampled rows stand for the key's own share only when
+ * it could see them: a key that may not read the collection sees none, and
+ * a timeframe is checked on a sampled row only when it reads keen.timestamp
+ * (a time column is not in the sample).  Otherwise the filters are judged
+ * blind, so that no estimate tells such a key about rows outside its reach.
+ */
+static Selectivity
+KeyShare(PlannerInfo *root, const AkContextView *view, Node *collection, const AkPropertySample *sample,
+		 Node *properties, const Bitmapset *skip)
+{
+	AkKeyScope *scope = view->scope;
+	AkKeyScope *timeframe = NULL;
+
+	if (collection != NULL && scope != NULL)
+	{
+		Oid			relid = InvalidOid;
+
+		if (IsA(collection, Const) && !((Const *) collection)->constisnull)
+			relid = DatumGetObjectId(((Const *) collection)->constvalue);
+		if (!OidIsValid(relid) ? (scope->nread >= 0 || scope->ntimeframes > 0) :
+			(!AkScopeMayRead(scope, relid) ||
+			 (scope->ntimeframes > 0 && !AkScopeTimeFromProperties(scope, relid))))
+			return AkEstimateFiltersBlind(root, sample, properties, view->filters, skip);
+		if (scope->ntimeframes > 0)
+			timeframe = scope;
+	}
+	return AkEstimateFilters(root, sample, properties, view->filters, skip, timeframe);
+}
+
 static SupportRequestSelectivity *
 EstimateSelectivity(SupportRequestSelectivity *req, FunctionCallInfo fcinfo)
 {
@@ -153,9 +186,9 @@ EstimateSelectivity(SupportRequestSelectivity *req, FunctionCallInfo fcinfo)
 	else if (view->filters->nfilters == 0)
 		req->selectivity = 1.0;
 	else
-		req->selectivity = AkEstimateFilters(req->root, AkFetchPropertySample(req->root, call.properties),
-											 call.properties, view->filters,
-											 ListedPositions(call.positions));
+		req->selectivity = KeyShare(req->root, view, call.collection,
+									AkFetchPropertySample(req->root, call.properties), call.properties,
+									ListedPositions(call.positions));
 	return req;
 }
 
@@ -207,8 +240,8 @@ CompareRankedTerms(const void *a, const void *b)
  * match is all cost.
  */
 static Datum *
-ChooseGinTerms(PlannerInfo *root, const AkContextView *view, Node *properties, bool keys_indexed,
-			   const Bitmapset *btree_checked, int *nterms)
+ChooseGinTerms(PlannerInfo *root, const AkContextView *view, Node *collection, Node *properties,
+			   bool keys_indexed, const Bitmapset *btree_checked, int *nterms)
 {
 	const AkFilterList *filters = view->filters;
 	RankedTerm *ranked = palloc(sizeof(RankedTerm) * Max(filters->nfilters, 1));
@@ -234,7 +267,7 @@ ChooseGinTerms(PlannerInfo *root, const AkContextView *view, Node *properties, b
 	 * every tenant's rows is not for its plan to show (selectivity.c).  Next
 	 * to a B-tree condition, a term must be selective on its own (blind).
 	 */
-	if (AkEstimateFilters(root, sample, properties, filters, NULL) > GIN_MAX_SELECTIVITY ||
+	if (KeyShare(root, view, collection, sample, properties, NULL) > GIN_MAX_SELECTIVITY ||
 		(!bms_is_empty(btree_checked) && ranked[0].selectivity > GIN_MAX_SELECTIVITY))
 		return NULL;
 	chosen = palloc(sizeof(Datum) * n);
@@ -294,8 +327,8 @@ IndexCondition(SupportRequestIndexCondition *req, FunctionCallInfo fcinfo)
 
 		if (!OidIsValid(AkPlanFunctionOid(AK_FN_INDEX_PREFILTER_TERMS)))
 			return NIL;
-		terms = ChooseGinTerms(req->root, view, call.properties, keys_indexed, ListedPositions(call.positions),
-							   &nterms);
+		terms = ChooseGinTerms(req->root, view, call.collection, call.properties, keys_indexed,
+							   ListedPositions(call.positions), &nterms);
 		/* No indexable filter: a full index scan would be no better than the table. */
 		if (nterms == 0)
 			return NIL;

@@ -25,6 +25,7 @@
 #include "postgres.h"
 
 #include "filter_facts.h"
+#include "key_scope.h"
 #include "selectivity.h"
 
 #include "access/htup_details.h"
@@ -358,8 +359,22 @@ BlindProduct(PlannerInfo *root, const AkPropertySample *sample, Node *properties
 }
 
 Selectivity
+AkEstimateFiltersBlind(PlannerInfo *root, const AkPropertySample *sample, Node *properties,
+					   const AkFilterList *list, const Bitmapset *skip)
+{
+	return BlindProduct(root, sample, properties, list, skip);
+}
+
+/* Whether the key would see a sampled row: its filters, and its keen.timestamp timeframe if given. */
+static bool
+SampledRowSeen(const AkFilterList *list, AkKeyScope *timeframe, Jsonb *row)
+{
+	return AkFiltersMatch(list, row) && (timeframe == NULL || AkScopePropertiesInTimeframe(timeframe, row));
+}
+
+Selectivity
 AkEstimateFilters(PlannerInfo *root, const AkPropertySample *sample, Node *properties,
-				  const AkFilterList *list, const Bitmapset *skip)
+				  const AkFilterList *list, const Bitmapset *skip, AkKeyScope *timeframe)
 {
 	double		mcv_share = 0;
 	int			matches = 0;
@@ -371,10 +386,10 @@ AkEstimateFilters(PlannerInfo *root, const AkPropertySample *sample, Node *prope
 
 	/* Every filter at once: the sampled rows the key itself would see. */
 	for (int i = 0; i < sample->nmcv; i++)
-		if (AkFiltersMatch(list, sample->mcv[i]))
+		if (SampledRowSeen(list, timeframe, sample->mcv[i]))
 			mcv_share += sample->mcv_freq[i];
 	for (int i = 0; i < sample->nhist; i++)
-		if (AkFiltersMatch(list, sample->hist[i]))
+		if (SampledRowSeen(list, timeframe, sample->hist[i]))
 			matches++;
 	/* It sees none of them: the sample tells nothing more. */
 	if (mcv_share == 0 && matches == 0)

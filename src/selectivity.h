@@ -31,14 +31,27 @@ extern const AkPropertySample *AkFetchPropertySample(PlannerInfo *root, Node *pr
 extern Selectivity AkEstimateFilter(PlannerInfo *root, const AkPropertySample *sample, Node *properties,
 									const AkFilter *f);
 
+struct AkKeyScope;
+
 /*
  * The fraction of rows passing every filter of the list, with the share of
  * those whose 1-based positions are in skip divided out (the plan checks
  * them through index conditions, which the planner estimates itself).  From
- * the sampled rows the key itself would see (selectivity.c).
+ * the sampled rows the key itself would see (selectivity.c); timeframe, if
+ * not NULL, is the scope whose keen.timestamp timeframe a row must also be
+ * in, as ak_filter_row checks.
  */
 extern Selectivity AkEstimateFilters(PlannerInfo *root, const AkPropertySample *sample, Node *properties,
-									 const AkFilterList *list, const Bitmapset *skip);
+									 const AkFilterList *list, const Bitmapset *skip,
+									 struct AkKeyScope *timeframe);
+
+/*
+ * The same fraction judged blind, filter by filter (AkEstimateFilter): for
+ * keys the sampled rows cannot be checked for, because they may not read
+ * the collection or a timeframe limits them to times the sample lacks.
+ */
+extern Selectivity AkEstimateFiltersBlind(PlannerInfo *root, const AkPropertySample *sample, Node *properties,
+										  const AkFilterList *list, const Bitmapset *skip);
 
 /* What evaluating the filters on one row costs, in cpu_operator_cost units. */
 extern double AkFiltersCostUnits(const AkFilterList *list);
