@@ -196,7 +196,7 @@ AkExtensionOwner(void)
 /* Runs sql as the extension's owner; copies the first row returned, if asked. */
 static uint64
 ExecuteAsOwner(const char *sql, int nargs, Oid *argtypes, Datum *args, const char *nulls,
-			   HeapTuple *first_row, TupleDesc *desc)
+			   HeapTuple *first_row, TupleDesc *desc, bool latest)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	Oid			owner = AkExtensionOwner();
@@ -212,7 +212,15 @@ ExecuteAsOwner(const char *sql, int nargs, Oid *argtypes, Datum *args, const cha
 						   SECURITY_RESTRICTED_OPERATION);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args(sql, nargs, argtypes, args, nulls, false, 0) < 0)
+	if (latest)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+		if (plan == NULL ||
+			SPI_execute_snapshot(plan, args, nulls, GetLatestSnapshot(), InvalidSnapshot, false, false, 0) < 0)
+			elog(ERROR, "could not read the access_key tables: %s", sql);
+	}
+	else if (SPI_execute_with_args(sql, nargs, argtypes, args, nulls, false, 0) < 0)
 		elog(ERROR, "could not change the access_key tables: %s", sql);
 	processed = SPI_processed;
 	if (first_row)
@@ -236,7 +244,7 @@ ExecuteAsOwner(const char *sql, int nargs, Oid *argtypes, Datum *args, const cha
 uint64
 AkCatalogExecute(const char *sql, int nargs, Oid *argtypes, Datum *args, const char *nulls)
 {
-	return ExecuteAsOwner(sql, nargs, argtypes, args, nulls, NULL, NULL);
+	return ExecuteAsOwner(sql, nargs, argtypes, args, nulls, NULL, NULL, false);
 }
 
 HeapTuple
@@ -245,6 +253,16 @@ AkCatalogExecuteReturning(const char *sql, int nargs, Oid *argtypes, Datum *args
 {
 	HeapTuple	row;
 
-	(void) ExecuteAsOwner(sql, nargs, argtypes, args, nulls, &row, desc);
+	(void) ExecuteAsOwner(sql, nargs, argtypes, args, nulls, &row, desc, false);
+	return row;
+}
+
+HeapTuple
+AkCatalogQueryLatest(const char *sql, int nargs, Oid *argtypes, Datum *args, const char *nulls,
+					 TupleDesc *desc)
+{
+	HeapTuple	row;
+
+	(void) ExecuteAsOwner(sql, nargs, argtypes, args, nulls, &row, desc, true);
 	return row;
 }

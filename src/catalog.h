@@ -78,6 +78,14 @@ extern uint64 AkCatalogExecute(const char *sql, int nargs, Oid *argtypes, Datum 
 extern HeapTuple AkCatalogExecuteReturning(const char *sql, int nargs, Oid *argtypes, Datum *args,
 										   const char *nulls, TupleDesc *desc);
 
+/*
+ * As AkCatalogExecuteReturning, with the latest snapshot rather than the
+ * statement's: rows committed by transactions that ended after this one's
+ * snapshot was taken are seen too (even under REPEATABLE READ).
+ */
+extern HeapTuple AkCatalogQueryLatest(const char *sql, int nargs, Oid *argtypes, Datum *args,
+									  const char *nulls, TupleDesc *desc);
+
 /* The role that owns the extension's tables (the one that created it). */
 extern Oid	AkExtensionOwner(void);
 

@@ -63,11 +63,9 @@ LockParentKey(pg_uuid_t *parent_id)
 
 /*
  * Refuses a child beyond access_key.max_derived_keys in the parent's tree,
- * counting the keys committed before this statement.  Derives are not
- * serialized (a lock on the root's row would let a tenant's open
- * transaction hold up an admin revoking it), so sessions deriving at the
- * same moment can each take the last place: the bound is exceeded by at
- * most their number.
+ * counting the keys committed and those this transaction derived.  Derives
+ * in one tree are serialized by an advisory lock on its root (a row lock
+ * on the root would hold up an admin revoking it).
  */
 static void
 RequireRoomInTree(pg_uuid_t *parent_id)
@@ -89,7 +87,17 @@ RequireRoomInTree(pg_uuid_t *parent_id)
 	if (row == NULL)
 		ReportKeyDeleted();
 	root = heap_getattr(row, 1, desc, &isnull);
-	row = AkCatalogExecuteReturning("WITH RECURSIVE down AS ("
+	/*
+	 * One derive at a time per tree, until its transaction ends, and a count
+	 * that sees what the previous one committed: otherwise each of N open
+	 * transactions could add max_derived_keys keys (N times the bound).  The
+	 * lock is advisory, so it holds up no admin's revoke or delete, only the
+	 * tree's own derives.
+	 */
+	(void) AkCatalogExecute("SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended("
+							"'access_key derive ' OPERATOR(pg_catalog.||) $1::pg_catalog.text, 0))",
+							1, argtypes, &root, NULL);
+	row = AkCatalogQueryLatest("WITH RECURSIVE down AS ("
 									" SELECT id FROM access_key.keys WHERE parent_id OPERATOR(pg_catalog.=) $1"
 									" UNION ALL SELECT k.id FROM access_key.keys AS k, down"
 									" WHERE k.parent_id OPERATOR(pg_catalog.=) down.id)"
