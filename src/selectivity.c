@@ -346,9 +346,9 @@ AkEstimateFilter(PlannerInfo *root, const AkPropertySample *sample, Node *proper
 }
 
 /* The product of the blind estimates of the filters not in skip. */
-static Selectivity
-BlindProduct(PlannerInfo *root, const AkPropertySample *sample, Node *properties,
-			 const AkFilterList *list, const Bitmapset *skip)
+Selectivity
+AkEstimateFiltersBlind(PlannerInfo *root, const AkPropertySample *sample, Node *properties,
+					   const AkFilterList *list, const Bitmapset *skip)
 {
 	Selectivity s = 1.0;
 
@@ -356,13 +356,6 @@ BlindProduct(PlannerInfo *root, const AkPropertySample *sample, Node *properties
 		if (!bms_is_member(i + 1, skip))
 			s *= AkEstimateFilter(root, sample, properties, &list->filters[i]);
 	return s;
-}
-
-Selectivity
-AkEstimateFiltersBlind(PlannerInfo *root, const AkPropertySample *sample, Node *properties,
-					   const AkFilterList *list, const Bitmapset *skip)
-{
-	return BlindProduct(root, sample, properties, list, skip);
 }
 
 /* Whether the key would see a sampled row: its filters, and its keen.timestamp timeframe if given. */
@@ -382,7 +375,7 @@ AkEstimateFilters(PlannerInfo *root, const AkPropertySample *sample, Node *prope
 	int			member;
 
 	if (sample == NULL || sample->nhist < MIN_HISTOGRAM)
-		return BlindProduct(root, sample, properties, list, skip);
+		return AkEstimateFiltersBlind(root, sample, properties, list, skip);
 
 	/* Every filter at once: the sampled rows the key itself would see. */
 	for (int i = 0; i < sample->nmcv; i++)
@@ -393,7 +386,7 @@ AkEstimateFilters(PlannerInfo *root, const AkPropertySample *sample, Node *prope
 			matches++;
 	/* It sees none of them: the sample tells nothing more. */
 	if (mcv_share == 0 && matches == 0)
-		return BlindProduct(root, sample, properties, list, skip);
+		return AkEstimateFiltersBlind(root, sample, properties, list, skip);
 
 	seen = mcv_share + ((double) matches / sample->nhist) * (1.0 - sample->nullfrac - sample->mcv_total);
 	seen = Max(0.0001, Min(1.0, seen));
