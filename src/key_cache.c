@@ -168,10 +168,13 @@ AkKeyCacheLookup(const uint8 *token_hash)
 		MemoryContextSwitchTo(old);
 		if (resolved)
 		{
+			/* Every pointer of the key is copied out before the scratch context goes. */
 			AccessKey	definition = MemoryContextAlloc(entry_context, VARSIZE(key.definition));
 
 			memcpy(definition, key.definition, VARSIZE(key.definition));
 			key.definition = definition;
+			if (key.chain_problem)
+				key.chain_problem = MemoryContextStrdup(entry_context, key.chain_problem);
 		}
 		MemoryContextDelete(scratch);
 

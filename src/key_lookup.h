@@ -24,7 +24,8 @@ typedef struct AkStoredKey
 	TimestampTz expires_at;		/* DT_NOEND when the key never expires */
 	TimestampTz token_valid_until;	/* DT_NOEND unless the token was rotated out */
 	/* Child keys (key_chain.c): definition and expires_at above are the effective ones. */
-	const char *chain_problem;	/* why an ancestor makes the key invalid, or NULL */
+	const char *chain_problem;	/* why an ancestor makes the key invalid, or NULL; in the
+								 * caller's context too */
 } AkStoredKey;
 
 /* Finds the key whose token has this hash; false when there is none. */
