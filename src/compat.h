@@ -46,6 +46,17 @@
 #include "utils/json.h"
 #define AkEscapeJson(buf, str) escape_json((buf), (str))
 
+/*
+ * A GUC check hook's "extra": freed by the GUC machinery with free() up to
+ * PostgreSQL 15, with guc_free() (its own memory context) from 16 on.
+ */
+#if PG_VERSION_NUM >= 160000
+#include "utils/guc.h"
+#define AkGucMalloc(size) guc_malloc(LOG, (size))
+#else
+#define AkGucMalloc(size) malloc(size)
+#endif
+
 /* MarkGUCPrefixReserved replaced EmitWarningsOnPlaceholders in 15. */
 #if PG_VERSION_NUM >= 150000
 #define AkReserveGucPrefix(prefix) MarkGUCPrefixReserved(prefix)

@@ -31,8 +31,6 @@
  */
 #include "postgres.h"
 
-#include <sodium.h>
-
 #include "key_cache.h"
 #include "plan_shape.h"
 #include "token.h"
@@ -106,28 +104,21 @@ AkPlanShapePlanning(PlannerInfo *root, Oid support_oid, const char *shape)
 }
 
 /*
- * The shape of the key a token names in the current context, from the key
- * cache; NULL when the cache does not know it yet.
+ * The shape of the key of this token hash in the current context, from the
+ * key cache; NULL when the cache does not know it yet.
  */
 static const char *
-CachedShape(const char *token, int context)
+CachedShape(const uint8 *token_hash, int context)
 {
-	size_t		len = strlen(token);
-	uint8		hash[AK_TOKEN_HASH_BYTES];
-	const AkCachedKey *entry;
+	const AkCachedKey *entry = token_hash ? AkKeyCacheProbe(token_hash) : NULL;
 
-	if (!AkTokenFormatIsValid(AkCheckTokenFormat(token, len)))
-		return NULL;
-	AkHashToken(token, len, hash);
-	entry = AkKeyCacheProbe(hash);
-	sodium_memzero(hash, sizeof(hash));
 	if (entry == NULL || !entry->found || !entry->view_ready[context])
 		return NULL;
 	return entry->views[context].shape;
 }
 
 void
-AkPlanShapeSettingAssigned(const char *token, int context)
+AkPlanShapeSettingAssigned(bool presents_key, const uint8 *token_hash, int context)
 {
 	const char *shape;
 
@@ -135,10 +126,9 @@ AkPlanShapeSettingAssigned(const char *token, int context)
 	 * No shaped plan is valid (always so in parallel workers), or no key:
 	 * nothing can mismatch.  ak_use_key decides once it has resolved the key.
 	 */
-	if (planned_shape == NULL || token == NULL || token[0] == '\0' || IsParallelWorker() ||
-		resolution_follows)
+	if (planned_shape == NULL || !presents_key || IsParallelWorker() || resolution_follows)
 		return;
-	shape = CachedShape(token, context);
+	shape = CachedShape(token_hash, context);
 	if (shape == NULL || strcmp(shape, planned_shape) != 0)
 		InvalidateShapedPlans();
 }

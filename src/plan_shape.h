@@ -27,10 +27,11 @@ extern void AkPlanShapePlanning(PlannerInfo *root, Oid support_oid, const char *
 
 /*
  * access_key.key or access_key.context was just assigned: when the key now
- * presented may have another shape than the shaped plans were made for,
- * invalidates them.  Safe in a GUC assign hook: no catalog access, no error.
+ * presented (presents_key; token_hash NULL for a malformed token) may have
+ * another shape than the shaped plans were made for, invalidates them.
+ * Safe in a GUC assign hook: no catalog access, no error.
  */
-extern void AkPlanShapeSettingAssigned(const char *token, int context);
+extern void AkPlanShapeSettingAssigned(bool presents_key, const uint8 *token_hash, int context);
 
 /*
  * ak_use_key resolves the key it presents at once: while it assigns the

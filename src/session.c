@@ -61,6 +61,29 @@ static AkTokenFormat current_format = AK_TOKEN_NATIVE;
 static uint64 current_generation = 0;
 static uint64 current_epoch = 0;
 
+/*
+ * What the check hook works out once for each value of the setting: the
+ * token's format and, when well-formed, its hash.  The GUC machinery keeps
+ * it with the value (its "extra"), also across SET LOCAL and the revert at
+ * transaction end, so a token is hashed once however often it is resolved
+ * again (after every change to the key tables) or its plans' shape checked.
+ */
+typedef struct KeySettingExtra
+{
+	AkTokenFormat format;
+	uint8		hash[AK_TOKEN_HASH_BYTES];	/* when format is valid */
+} KeySettingExtra;
+
+/* The extra of the value in force; NULL when no key is presented. */
+static const KeySettingExtra *key_extra = NULL;
+
+/* The token hash of the setting in force, or NULL (no key, or malformed). */
+static const uint8 *
+SettingHash(const KeySettingExtra *extra)
+{
+	return (extra && AkTokenFormatIsValid(extra->format)) ? extra->hash : NULL;
+}
+
 /* Check hook of access_key.key: refuses sources every role can read. */
 static bool
 CheckKeySetting(char **newval, void **extra, GucSource source)
@@ -80,6 +103,18 @@ CheckKeySetting(char **newval, void **extra, GucSource source)
 		GUC_check_errdetail("Those settings are readable by every role, and the token is a secret.");
 		GUC_check_errhint("Set it in the session: SET LOCAL access_key.key, or access_key.ak_use_key().");
 		return false;
+	}
+	if (*newval && **newval)
+	{
+		size_t		len = strlen(*newval);
+		KeySettingExtra *computed = AkGucMalloc(sizeof(KeySettingExtra));
+
+		if (computed == NULL)
+			return false;
+		computed->format = AkCheckTokenFormat(*newval, len);
+		if (AkTokenFormatIsValid(computed->format))
+			AkHashToken(*newval, len, computed->hash);
+		*extra = computed;
 	}
 	return true;
 }
@@ -102,15 +137,16 @@ static void
 AssignKeySetting(const char *newval, void *extra)
 {
 	key_setting_generation++;
+	key_extra = (newval && *newval) ? extra : NULL;
 	/* Cached plans made for another key's filters are re-planned (plan_shape.c). */
-	AkPlanShapeSettingAssigned(newval, context_setting);
+	AkPlanShapeSettingAssigned(key_extra != NULL, SettingHash(key_extra), context_setting);
 }
 
 /* A context has its own filters: cached plans made for others are re-planned (plan_shape.c). */
 static void
 AssignContextSetting(int newval, void *extra)
 {
-	AkPlanShapeSettingAssigned(key_setting, newval);
+	AkPlanShapeSettingAssigned(key_extra != NULL, SettingHash(key_extra), newval);
 }
 
 /* SHOW and current_setting() print this instead of the token. */
@@ -155,18 +191,13 @@ AkSessionPresentsKey(void)
 static void
 ResolveSessionKey(void)
 {
-	size_t		len = strlen(key_setting);
-	uint8		hash[AK_TOKEN_HASH_BYTES];
 	uint64		epoch = AkKeyCacheEpoch();
 
+	Assert(key_extra != NULL);
 	current = NULL;
-	current_format = AkCheckTokenFormat(key_setting, len);
+	current_format = key_extra->format;
 	if (AkTokenFormatIsValid(current_format))
-	{
-		AkHashToken(key_setting, len, hash);
-		current = AkKeyCacheLookup(hash);
-		sodium_memzero(hash, sizeof(hash));
-	}
+		current = AkKeyCacheLookup(key_extra->hash);
 	current_generation = key_setting_generation;
 	/* An invalidation during the lookup: use this answer once, look again next time. */
 	current_epoch = (AkKeyCacheEpoch() == epoch) ? epoch : 0;
