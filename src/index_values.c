@@ -213,6 +213,28 @@ ak_filter_text_upper(PG_FUNCTION_ARGS)
  */
 #define NO_ROW_PREFILTER "$.\"access_key: no key\" == \"no row\""
 
+/* The non-NULL elements of a positions array (filters' 1-based positions). */
+static int *
+ReadPositions(ArrayType *array, int *npositions)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int		   *positions;
+
+	if (ARR_ELEMTYPE(array) != INT4OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("positions must be an integer array")));
+	deconstruct_array(array, INT4OID, sizeof(int32), true, TYPALIGN_INT, &elems, &nulls, &n);
+	positions = palloc(sizeof(int) * Max(n, 1));
+	*npositions = 0;
+	for (int i = 0; i < n; i++)
+		if (!nulls[i])
+			positions[(*npositions)++] = DatumGetInt32(elems[i]);
+	return positions;
+}
+
 /*
  * ak_index_prefilter(collection, positions): the GIN condition of the
  * session key's filters at those 1-based positions (a superset of the rows
@@ -223,25 +245,13 @@ Datum
 ak_index_prefilter_terms(PG_FUNCTION_ARGS)
 {
 	const AkContextView *view = AkReadableView(PG_GETARG_OID(0));
-	ArrayType  *terms = PG_GETARG_ARRAYTYPE_P(1);
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n;
+	int			npositions;
 	int		   *positions;
-	int			npositions = 0;
 	char	   *path;
 
 	if (view == NULL)
 		return DirectFunctionCall1(jsonpath_in, CStringGetDatum(NO_ROW_PREFILTER));
-	if (ARR_ELEMTYPE(terms) != INT4OID)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("positions must be an integer array")));
-	deconstruct_array(terms, INT4OID, sizeof(int32), true, TYPALIGN_INT, &elems, &nulls, &n);
-	positions = palloc(sizeof(int) * Max(n, 1));
-	for (int i = 0; i < n; i++)
-		if (!nulls[i])
-			positions[npositions++] = DatumGetInt32(elems[i]);
+	positions = ReadPositions(PG_GETARG_ARRAYTYPE_P(1), &npositions);
 	path = AkFiltersPrefilterAt(view->filters, positions, npositions);
 	return DirectFunctionCall1(jsonpath_in, CStringGetDatum(path ? path : "true"));
 }
@@ -277,9 +287,7 @@ ReadPlannedCall(FunctionCallInfo fcinfo, const AkContextView *view)
 {
 	PlannedCall *call = fcinfo->flinfo->fn_extra;
 	MemoryContext old;
-	ArrayType  *positions;
-	Datum	   *elems;
-	bool	   *nulls;
+	int		   *positions;
 	int			n;
 
 	if (call)
@@ -291,19 +299,14 @@ ReadPlannedCall(FunctionCallInfo fcinfo, const AkContextView *view)
 	call->scan_generation = AkSessionKeyGeneration();
 	call->scan_epoch = AkKeyCacheEpoch();
 	call->skip = palloc0(sizeof(bool) * Max(call->nfilters, 1));
-	positions = PG_GETARG_ARRAYTYPE_P(3);
-	if (ARR_ELEMTYPE(positions) != INT4OID)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("positions must be an integer array")));
-	deconstruct_array(positions, INT4OID, sizeof(int32), true, TYPALIGN_INT, &elems, &nulls, &n);
+	positions = ReadPositions(PG_GETARG_ARRAYTYPE_P(3), &n);
 	/* Only a view of the plan's shape is consulted, so these are that shape's filters. */
 	if (strcmp(view->shape, call->plan_shape) == 0)
 		for (int i = 0; i < n; i++)
 		{
-			int			p = DatumGetInt32(elems[i]);
+			int			p = positions[i];
 
-			if (!nulls[i] && p >= 1 && p <= call->nfilters &&
+			if (p >= 1 && p <= call->nfilters &&
 				AkFilterPinsExactly(&view->filters->filters[p - 1]))
 				call->skip[p - 1] = true;
 		}
