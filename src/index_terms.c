@@ -534,18 +534,6 @@ BoundCondition(const IndexedPath *ip, const Var *properties, Node *collection, c
 	return cond;
 }
 
-/* Whether an equal condition is already in the list (several indexes on one expression). */
-static bool
-ListHasEqual(List *conds, Expr *cond)
-{
-	ListCell   *lc;
-
-	foreach(lc, conds)
-		if (equal(lfirst(lc), cond))
-			return true;
-	return false;
-}
-
 Node *
 AkIndexedFilterConditions(PlannerInfo *root, FuncExpr *call, const AkContextView *view)
 {
@@ -597,8 +585,9 @@ AkIndexedFilterConditions(PlannerInfo *root, FuncExpr *call, const AkContextView
 			}
 			cond[1] = BoundCondition(ip, properties, collection, view->filters, true, &expressed);
 			cond[2] = BoundCondition(ip, properties, collection, view->filters, false, &expressed);
+			/* list_member compares with equal(): several indexes on one expression give one condition. */
 			for (int i = 0; i < 3; i++)
-				if (cond[i] && !ListHasEqual(conds, cond[i]))
+				if (cond[i] && !list_member(conds, cond[i]))
 					conds = lappend(conds, cond[i]);
 		}
 	if (conds == NIL)
