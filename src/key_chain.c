@@ -217,9 +217,7 @@ ak_effective_key(PG_FUNCTION_ARGS)
 	EffectiveKey effective;
 
 	AkRequireNoSessionKey("ak_effective_key");
-	if (PG_ARGISNULL(0))
-		AkUnknownKey(NULL);
-	id = PG_GETARG_UUID_P(0);
+	id = AkKeyIdArg(fcinfo, 0);
 	if (!FetchLink(id, AK_CATALOG_STATEMENT_SNAPSHOT, &own))
 		AkUnknownKey(id);
 	ResolveChain(&own, AK_CATALOG_STATEMENT_SNAPSHOT, &effective);
