@@ -86,15 +86,13 @@ FetchLink(const pg_uuid_t *id, AkCatalogSnapshot snapshot, ChainLink *link)
 static TimestampTz
 DerivingTokenEnd(const ChainLink *child, AkCatalogSnapshot snapshot)
 {
-	bytea	   *hash = palloc(VARHDRSZ + AK_TOKEN_HASH_BYTES);
+	bytea	   *hash = AkHashAsBytea(child->parent_token_hash);
 	ScanKeyData skey;
 	TupleDesc	desc;
 	HeapTuple	row;
 	bool		isnull;
 	Datum		d;
 
-	SET_VARSIZE(hash, VARHDRSZ + AK_TOKEN_HASH_BYTES);
-	memcpy(VARDATA(hash), child->parent_token_hash, AK_TOKEN_HASH_BYTES);
 	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_BYTEAEQ, PointerGetDatum(hash));
 	row = AkCatalogFetch("key_tokens", snapshot, 1, &skey, &desc);
 	if (row == NULL)
