@@ -14,7 +14,6 @@
 #include "commands/trigger.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
-#include "utils/json.h"
 #include "utils/rel.h"
 
 PG_FUNCTION_INFO_V1(ak_audit_append_only);
@@ -87,16 +86,7 @@ void
 AkAuditChangesAddTimestamp(AkAuditChanges *changes, const char *member, TimestampTz ts, bool isnull)
 {
 	AkPushKey(&changes->state, member);
-	if (isnull)
-	{
-		JsonbValue	v;
-
-		v.type = jbvNull;
-		pushJsonbValue(&changes->state, WJB_VALUE, &v);
-	}
-	else
-		AkPushString(&changes->state, WJB_VALUE,
-					 JsonEncodeDateTime(NULL, TimestampTzGetDatum(ts), TIMESTAMPTZOID, NULL));
+	AkPushTimestamp(&changes->state, !isnull, ts);
 }
 
 void

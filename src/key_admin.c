@@ -167,19 +167,8 @@ AkStoreNewKey(AccessKey definition, const TimestampTz *expires_at, const pg_uuid
 	key_nulls[1] = expires_at ? ' ' : 'n';
 	key_args[2] = parent_id ? UUIDPGetDatum(parent_id) : (Datum) 0;
 	key_nulls[2] = parent_id ? ' ' : 'n';
-	if (parent_token_hash)
-	{
-		bytea	   *hash = palloc(VARHDRSZ + AK_TOKEN_HASH_BYTES);
-
-		SET_VARSIZE(hash, VARHDRSZ + AK_TOKEN_HASH_BYTES);
-		memcpy(VARDATA(hash), parent_token_hash, AK_TOKEN_HASH_BYTES);
-		key_args[3] = PointerGetDatum(hash);
-	}
-	else
-	{
-		key_args[3] = (Datum) 0;
-		key_nulls[3] = 'n';
-	}
+	key_args[3] = parent_token_hash ? PointerGetDatum(AkHashAsBytea(parent_token_hash)) : (Datum) 0;
+	key_nulls[3] = parent_token_hash ? ' ' : 'n';
 	row = AkCatalogExecuteReturning("INSERT INTO access_key.keys (definition, expires_at, parent_id, parent_token_hash)"
 									" VALUES ($1, $2, $3, $4) RETURNING id, created_at",
 									4, key_types, key_args, key_nulls, &desc);

@@ -86,15 +86,13 @@ FetchLink(const pg_uuid_t *id, AkCatalogSnapshot snapshot, ChainLink *link)
 static TimestampTz
 DerivingTokenEnd(const ChainLink *child, AkCatalogSnapshot snapshot)
 {
-	bytea	   *hash = palloc(VARHDRSZ + AK_TOKEN_HASH_BYTES);
+	bytea	   *hash = AkHashAsBytea(child->parent_token_hash);
 	ScanKeyData skey;
 	TupleDesc	desc;
 	HeapTuple	row;
 	bool		isnull;
 	Datum		d;
 
-	SET_VARSIZE(hash, VARHDRSZ + AK_TOKEN_HASH_BYTES);
-	memcpy(VARDATA(hash), child->parent_token_hash, AK_TOKEN_HASH_BYTES);
 	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_BYTEAEQ, PointerGetDatum(hash));
 	row = AkCatalogFetch("key_tokens", snapshot, 1, &skey, &desc);
 	if (row == NULL)
@@ -217,9 +215,7 @@ ak_effective_key(PG_FUNCTION_ARGS)
 	EffectiveKey effective;
 
 	AkRequireNoSessionKey("ak_effective_key");
-	if (PG_ARGISNULL(0))
-		AkUnknownKey(NULL);
-	id = PG_GETARG_UUID_P(0);
+	id = AkKeyIdArg(fcinfo, 0);
 	if (!FetchLink(id, AK_CATALOG_STATEMENT_SNAPSHOT, &own))
 		AkUnknownKey(id);
 	ResolveChain(&own, AK_CATALOG_STATEMENT_SNAPSHOT, &effective);

@@ -40,7 +40,7 @@ TimestampOrNoEnd(HeapTuple tuple, TupleDesc desc, const char *column)
 bool
 AkFetchKeyByTokenHash(const uint8 *hash, AkStoredKey *key)
 {
-	bytea	   *hash_datum = palloc(VARHDRSZ + AK_TOKEN_HASH_BYTES);
+	bytea	   *hash_datum = AkHashAsBytea(hash);
 	HeapTuple	token_row;
 	HeapTuple	key_row;
 	TupleDesc	desc;
@@ -51,8 +51,6 @@ AkFetchKeyByTokenHash(const uint8 *hash, AkStoredKey *key)
 	keys_relid = AkCatalogRelid("keys");
 	key_tokens_relid = AkCatalogRelid("key_tokens");
 
-	SET_VARSIZE(hash_datum, VARHDRSZ + AK_TOKEN_HASH_BYTES);
-	memcpy(VARDATA(hash_datum), hash, AK_TOKEN_HASH_BYTES);
 	/* Hash indexes: presenting a key costs the same with 100 keys stored as with 1,000,000. */
 	ScanKeyInit(&skey, 1, HTEqualStrategyNumber, F_BYTEAEQ, PointerGetDatum(hash_datum));
 	token_row = AkCatalogFetchHashed("key_tokens", "key_tokens_token_hash_idx", AK_CATALOG_LATEST_SNAPSHOT,

@@ -151,14 +151,32 @@ AkHashToken(const char *token, size_t len, uint8 *hash)
 	crypto_generichash(hash, AK_TOKEN_HASH_BYTES, (const unsigned char *) token, len, NULL, 0);
 }
 
-bytea *
-AkTokenHashBytea(const char *token, size_t len)
+/* An uninitialized bytea of a hash's size. */
+static bytea *
+NewHashBytea(void)
 {
 	bytea	   *hash = palloc(VARHDRSZ + AK_TOKEN_HASH_BYTES);
 
 	SET_VARSIZE(hash, VARHDRSZ + AK_TOKEN_HASH_BYTES);
+	return hash;
+}
+
+bytea *
+AkTokenHashBytea(const char *token, size_t len)
+{
+	bytea	   *hash = NewHashBytea();
+
 	AkHashToken(token, len, (uint8 *) VARDATA(hash));
 	return hash;
+}
+
+bytea *
+AkHashAsBytea(const uint8 *hash)
+{
+	bytea	   *result = NewHashBytea();
+
+	memcpy(VARDATA(result), hash, AK_TOKEN_HASH_BYTES);
+	return result;
 }
 
 /* ak_generate_token(): a fresh token (internal; the key store hashes it). */

@@ -52,4 +52,7 @@ extern void AkHashToken(const char *token, size_t len, uint8 *hash);
 /* The stored form of a token's hash: a bytea of AK_TOKEN_HASH_BYTES. */
 extern bytea *AkTokenHashBytea(const char *token, size_t len);
 
+/* The same for a hash already computed (AK_TOKEN_HASH_BYTES bytes). */
+extern bytea *AkHashAsBytea(const uint8 *hash);
+
 #endif							/* ACCESS_KEY_TOKEN_H */
