@@ -50,6 +50,15 @@ SELECT ak_record_events('{}');
 SELECT ak_record_events('{"in_events": []}');
 ROLLBACK;
 
+-- An event too large for an index on it (54000) is an EventTooLargeError; the next event is inserted.
+BEGIN;
+SELECT ak_use_key(:'k_writer') IS NOT NULL AS keyed;
+SELECT o -> 'success' AS success, o -> 'error' ->> 'name' AS error
+FROM jsonb_array_elements(ak_record_events(jsonb_build_object('in_events', jsonb_build_array(
+         jsonb_build_object('uid', (SELECT string_agg(md5(i::text), '') FROM generate_series(1, 300) AS i)),
+         jsonb_build_object('n', 5)))) -> 'in_events') AS o;
+ROLLBACK;
+
 -- A thousand events with three bad ones: the rest are inserted.
 BEGIN;
 SELECT ak_use_key(:'k_writer') IS NOT NULL AS keyed;
