@@ -24,6 +24,9 @@ SELECT pg_temp.filter('{"property_name": "n", "operator": "lt", "property_value"
 -- What cannot be read as the type is refused, with the path.
 SELECT pg_temp.filter('{"property_name": "n", "operator": "eq", "property_value": "five", "property_type": "Number"}');
 SELECT pg_temp.filter('{"property_name": "n", "operator": "eq", "property_value": "1.", "property_type": "Number"}');
+SELECT pg_temp.filter('{"property_name": "n", "operator": "eq", "property_value": "01", "property_type": "Number"}');
+SELECT pg_temp.filter('{"property_name": "n", "operator": "eq", "property_value": "-", "property_type": "Number"}');
+SELECT pg_temp.filter('{"property_name": "n", "operator": "eq", "property_value": "1e5x", "property_type": "Number"}');
 SELECT pg_temp.filter('{"property_name": "b", "operator": "eq", "property_value": "yes", "property_type": "Boolean"}');
 SELECT pg_temp.filter('{"property_name": "t", "operator": "gt", "property_value": "yesterday", "property_type": "Datetime"}');
 SELECT pg_temp.filter('{"property_name": "l", "operator": "in", "property_value": "a,b", "property_type": "List"}');

@@ -15,6 +15,7 @@
 #include "validate.h"
 
 #include "catalog/pg_collation.h"
+#include "common/jsonapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "regex/regex.h"
@@ -118,44 +119,6 @@ ValidateGeo(JsonbValue *v, const char *path)
 		AkInvalidDefinition(NULL, "Member \"%s\" must not be negative.", dpath);
 }
 
-/* Whether str[0..len) is a JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
-static bool
-IsJsonNumber(const char *str, int len)
-{
-	int			i = 0;
-	int			digits;
-
-	if (i < len && str[i] == '-')
-		i++;
-	if (i < len && str[i] == '0')
-		i++;
-	else
-	{
-		for (digits = 0; i < len && isdigit((unsigned char) str[i]); i++)
-			digits++;
-		if (digits == 0)
-			return false;
-	}
-	if (i < len && str[i] == '.')
-	{
-		for (i++, digits = 0; i < len && isdigit((unsigned char) str[i]); i++)
-			digits++;
-		if (digits == 0)
-			return false;
-	}
-	if (i < len && (str[i] == 'e' || str[i] == 'E'))
-	{
-		i++;
-		if (i < len && (str[i] == '+' || str[i] == '-'))
-			i++;
-		for (digits = 0; i < len && isdigit((unsigned char) str[i]); i++)
-			digits++;
-		if (digits == 0)
-			return false;
-	}
-	return i == len;
-}
-
 /* Whether v is the string word, ignoring ASCII case (Keen's type names). */
 static bool
 StringIs(const JsonbValue *v, const char *word)
@@ -196,7 +159,7 @@ CoercePropertyValue(AkPropertyType type, JsonbValue *v, const char *path)
 				break;
 			return out;
 		case AK_PTYPE_NUMBER:
-			if (v->type == jbvString && IsJsonNumber(v->val.string.val, v->val.string.len))
+			if (v->type == jbvString && IsValidJsonNumber(v->val.string.val, v->val.string.len))
 			{
 				out->type = jbvNumeric;
 				out->val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,

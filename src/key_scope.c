@@ -110,6 +110,7 @@ static const AkScopeMemo *
 Memo(AkKeyScope *scope, Oid relid)
 {
 	uint64		generation = scope_generation;
+	AkScopeMemo decision;
 	AkScopeMemo *m;
 	char	   *name = NULL;
 
@@ -123,18 +124,25 @@ Memo(AkKeyScope *scope, Oid relid)
 		if (scope->memo[i].relid == relid)
 			return &scope->memo[i];
 
-	/* Catalog lookups below may process invalidations: then this answer is used once. */
-	m = &scope->memo[scope->next_slot];
-	scope->next_slot = (scope->next_slot + 1) % AK_SCOPE_MEMO_SIZE;
-	scope->nmemo = Min(scope->nmemo + 1, AK_SCOPE_MEMO_SIZE);
-	m->relid = relid;
+	/*
+	 * Decided before a slot is taken: the catalog lookups can raise (a
+	 * canceled lock wait), and a slot already naming relid would keep
+	 * another collection's decisions.  They may also process invalidations:
+	 * then this answer is used once.
+	 */
+	decision.relid = relid;
 	/* A partition of a protected table is named by its root, as in the catalog. */
 	if (scope->nread >= 0 || scope->nwrite >= 0)
 		name = AkRelationCollectionName(get_rel_relispartition(relid) ?
 										llast_oid(get_partition_ancestors(relid)) : relid);
-	m->readable = scope->nread < 0 || (name && NameListed(scope->read, scope->nread, name));
-	m->writable = scope->nwrite < 0 || (name && NameListed(scope->write, scope->nwrite, name));
-	m->time_from_properties = scope->ntimeframes > 0 && AkFetchCollectionTimeColumn(relid) == NULL;
+	decision.readable = scope->nread < 0 || (name && NameListed(scope->read, scope->nread, name));
+	decision.writable = scope->nwrite < 0 || (name && NameListed(scope->write, scope->nwrite, name));
+	decision.time_from_properties = scope->ntimeframes > 0 && AkFetchCollectionTimeColumn(relid) == NULL;
+
+	m = &scope->memo[scope->next_slot];
+	*m = decision;
+	scope->next_slot = (scope->next_slot + 1) % AK_SCOPE_MEMO_SIZE;
+	scope->nmemo = Min(scope->nmemo + 1, AK_SCOPE_MEMO_SIZE);
 	return m;
 }
 
