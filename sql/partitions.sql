@@ -48,6 +48,13 @@ RESET session_replication_role;
 SELECT relrowsecurity AS rls, (SELECT count(*) FROM pg_policy WHERE polrelid = c.oid) AS policies
 FROM pg_class AS c WHERE oid = 'public.pt_events_2026_05'::regclass;
 DROP TABLE public.pt_events_2026_05;
+-- A protected collection cannot join a tree that is not protected: reading through its root would show every row.
+CREATE TABLE public.pt_open (at timestamptz NOT NULL, properties jsonb NOT NULL DEFAULT '{}') PARTITION BY RANGE (at);
+CREATE TABLE public.pt_alone (LIKE public.pt_open);
+SELECT ak_protect('public.pt_alone');
+ALTER TABLE public.pt_open ATTACH PARTITION public.pt_alone FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+SELECT relispartition FROM pg_class WHERE oid = 'public.pt_alone'::regclass;
+DROP TABLE public.pt_open, public.pt_alone;
 
 SELECT key AS k_a FROM ak_create_key('{"name": "a", "permitted": ["writes", "queries"],
     "options": {"writes": {"autofill": {"customer": {"id": "a"}}},

@@ -316,6 +316,30 @@ PartitionDetached(Oid relid, Oid parent)
 					 " VALUES ($1, $2, $3)", 3, types, args, nulls);
 }
 
+/*
+ * A protected collection attached to a tree that is not protected would
+ * show its every row through the tree's root: row-level security applies
+ * to the table a query names.  Refused (a protected tree adopts it instead).
+ */
+static void
+RefuseUnprotectedTree(Oid partition, Oid parent)
+{
+	char	   *column;
+	Oid			root = RootOf(parent);
+
+	if (!OidIsValid(partition) || RegisteredColumn(root) != NULL ||
+		AkFetchCollection(partition, &column) != AK_COLLECTION_REGISTERED)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("protected collection \"%s\" cannot be a partition of a table that is not protected",
+					AkQualifiedName(partition)),
+			 errdetail("Reading through \"%s\" would show every row of it: row-level security applies to the table a query names.",
+					   AkQualifiedName(root)),
+			 errhint("Protect \"%s\" with access_key.ak_protect() first; its partitions are then protected with it.",
+					 AkQualifiedName(root))));
+}
+
 /* Handles one collected CREATE TABLE or ALTER TABLE command. */
 static void
 CommandEnded(CollectedCommand *cmd)
@@ -335,10 +359,17 @@ CommandEnded(CollectedCommand *cmd)
 		CollectedATSubcmd *sub = lfirst(lc);
 		AlterTableCmd *at = (AlterTableCmd *) sub->parsetree;
 
+		if (!IsA(at, AlterTableCmd) ||
+			(at->subtype != AT_DetachPartition && at->subtype != AT_AttachPartition) ||
+			at->def == NULL || !IsA(at->def, PartitionCmd))
+			continue;
 		/* The collected address of a detach is empty: the command names the partition. */
-		if (IsA(at, AlterTableCmd) && at->subtype == AT_DetachPartition && IsA(at->def, PartitionCmd))
+		if (at->subtype == AT_DetachPartition)
 			PartitionDetached(RangeVarGetRelid(((PartitionCmd *) at->def)->name, NoLock, true),
 							  cmd->d.alterTable.objectId);
+		else if (at->subtype == AT_AttachPartition)
+			RefuseUnprotectedTree(RangeVarGetRelid(((PartitionCmd *) at->def)->name, NoLock, true),
+								  cmd->d.alterTable.objectId);
 	}
 	/* Attached partitions, and anything else that changed the tree. */
 	TableChanged(cmd->d.alterTable.objectId);
